@@ -1,0 +1,3 @@
+from nlpcli.cli import entry_point
+
+entry_point()

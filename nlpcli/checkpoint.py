@@ -1,0 +1,164 @@
+"""Checkpoint folders: config.json + model.safetensors + tokenizer.model + README.md.
+
+Weights are read with safetensors only (no pickle). Loading checks every part
+and refuses a missing, truncated or mismatched file with a one-line error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nlpcli.errors import CheckpointError
+
+FORMAT_NAME = "nlpcli-checkpoint"
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, CARD_FILE = "config.json", "model.safetensors", "tokenizer.model", "README.md"
+TIED_WEIGHTS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "nlpcli-base"
+
+
+@dataclass
+class CheckpointInfo:
+    """What config.json says beside the model settings."""
+
+    tasks: dict = field(default_factory=dict)  # e.g. {"translate": {"directions": ["en-de", "de-en"]}}
+    training: dict = field(default_factory=dict)  # recipe name, steps, data sets, time, scores
+    dtype: str = "float16"
+
+
+def default_checkpoint_path() -> Path:
+    return Path(os.environ.get("NLPCLI_CHECKPOINT", DEFAULT_CHECKPOINT))
+
+
+def write_atomically(folder: Path, write_files) -> None:
+    """Write a folder's files into a temporary sibling, then swap it into place,
+    so a crash never leaves a half-written checkpoint."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        write_files(staging)
+        if folder.exists():
+            retired = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(folder, retired)
+            os.replace(staging, folder)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def save_checkpoint(folder, model, tokenizer, info: CheckpointInfo, model_card: str | None = None) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    dtype = getattr(torch, info.dtype)
+    tensors = {
+        name: tensor.detach().to("cpu", dtype).contiguous()
+        for name, tensor in model.state_dict().items()
+        if name not in TIED_WEIGHTS
+    }
+    config = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "tasks": info.tasks,
+        "training": info.training,
+        "dtype": info.dtype,
+    }
+
+    def write_files(staging: Path) -> None:
+        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
+        tokenizer.save(staging / TOKENIZER_FILE)
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        (staging / CARD_FILE).write_text(model_card or default_model_card(config))
+
+    write_atomically(Path(folder), write_files)
+
+
+def default_model_card(config: dict) -> str:
+    tasks = ", ".join(config["tasks"]) or "none"
+    return f"# nlpcli checkpoint\n\nTasks: {tasks}\n\nModel: `{json.dumps(config['model'])}`\n"
+
+
+def read_config(folder: Path) -> dict:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"checkpoint folder not found: {folder}")
+    for name in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"checkpoint {folder} is missing {name}")
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {error}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{folder / CONFIG_FILE} is not an nlpcli checkpoint config")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{folder / CONFIG_FILE} has format_version {config.get('format_version')!r}; "
+            f"this nlpcli reads version {FORMAT_VERSION}"
+        )
+    return config
+
+
+@dataclass
+class LoadedCheckpoint:
+    path: Path
+    model: object  # Seq2SeqTransformer
+    tokenizer: object  # Tokenizer
+    info: CheckpointInfo
+
+
+def load_checkpoint(folder=None, device: str = "cpu") -> LoadedCheckpoint:
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from nlpcli.model import ModelConfig, Seq2SeqTransformer
+    from nlpcli.tokenizer import Tokenizer
+
+    folder = Path(folder) if folder else default_checkpoint_path()
+    config = read_config(folder)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: bad model settings: {error}") from None
+    try:
+        tensors = load_file(str(folder / WEIGHTS_FILE))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} is unreadable or truncated: {error}") from None
+    try:
+        tokenizer = Tokenizer.load(folder / TOKENIZER_FILE)
+    except (OSError, RuntimeError) as error:
+        raise CheckpointError(f"{folder / TOKENIZER_FILE} is not a SentencePiece model: {error}") from None
+    if len(tokenizer) != model_config.vocab_size:
+        raise CheckpointError(
+            f"{folder}: tokenizer has {len(tokenizer)} pieces but the model expects vocab_size={model_config.vocab_size}"
+        )
+
+    model = Seq2SeqTransformer(model_config)
+    expected = {k: v.shape for k, v in model.state_dict().items() if k not in TIED_WEIGHTS}
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} does not match config.json: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    for name, shape in expected.items():
+        if tensors[name].shape != shape:
+            raise CheckpointError(
+                f"{folder / WEIGHTS_FILE}: {name} has shape {tuple(tensors[name].shape)}, config.json implies {tuple(shape)}"
+            )
+    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    model.to(device).eval()
+    info = CheckpointInfo(tasks=config.get("tasks", {}), training=config.get("training", {}), dtype=config.get("dtype", "float16"))
+    return LoadedCheckpoint(path=folder, model=model, tokenizer=tokenizer, info=info)

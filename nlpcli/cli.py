@@ -1,0 +1,216 @@
+"""The ``nlpcli`` command line: parses arguments and calls the library.
+
+Exit codes: 0 success, 1 input/checkpoint/runtime error (one line on stderr),
+2 usage error, 130 interrupted. ``--debug`` or NLPCLI_DEBUG=1 shows tracebacks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nlpcli import console
+from nlpcli.errors import InputError, NlpcliError, OutputClosed
+
+app = typer.Typer(
+    help="Translate text from the shell with one attention encoder-decoder Transformer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+evaluate_app = typer.Typer(help="Score system output with the standard metric of each task.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+class EncodingErrors(str, Enum):
+    strict = "strict"
+    replace = "replace"
+
+
+CHECKPOINT_OPTION = typer.Option(None, "--checkpoint", "-c", help="Checkpoint folder (default: the shipped one, or $NLPCLI_CHECKPOINT).")
+DEVICE_OPTION = typer.Option("auto", "--device", help="auto, cpu or cuda[:N].")
+
+
+def positive(name: str, value: int) -> int:
+    if value < 1:
+        raise InputError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+) -> None:
+    if debug:
+        os.environ["NLPCLI_DEBUG"] = "1"
+
+
+@app.command()
+def translate(
+    texts: Optional[list[str]] = typer.Argument(None, help="Sentences to translate (default: read -i FILE or stdin, one per line)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help="Input file, one sentence per line ('-' for stdin)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
+    src: Optional[str] = typer.Option("en", "--src", help="Source language."),
+    tgt: str = typer.Option("de", "--tgt", help="Target language."),
+    beam: int = typer.Option(4, "--beam", help="Beam size (1 = greedy)."),
+    n_best: int = typer.Option(1, "--n-best", help="Hypotheses per sentence (text: Moses 'i ||| text ||| score' lines)."),
+    max_len: int = typer.Option(0, "--max-len", help="Most target tokens per sentence (0: 1.5 x source + 10)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Sentences decoded together."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text, or jsonl with source, translation and score (log-probability)."),
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    device: str = DEVICE_OPTION,
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: PyTorch's choice)."),
+    stream: bool = typer.Option(False, "--stream", help="Answer line by line (automatic when stdin is a terminal)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No warnings."),
+    encoding_errors: EncodingErrors = typer.Option(EncodingErrors.strict, "--encoding-errors", help="strict: invalid UTF-8 is an error; replace: U+FFFD and a warning."),
+) -> None:
+    """Translate sentences, one output line per input line, in input order."""
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.runtime import select_device, set_threads
+    from nlpcli.textio import OutputWriter, records_from, stdin_is_interactive
+    from nlpcli.translate import TranslationSettings, Translator, check_direction, translate_stream
+
+    console.set_quiet(quiet)
+    settings = TranslationSettings(
+        beam=positive("--beam", beam), n_best=positive("--n-best", n_best),
+        max_len=positive("--max-len", max_len) if max_len else 0, batch_size=positive("--batch-size", batch_size),
+    )
+    if n_best > beam:
+        raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")
+    set_threads(threads)
+    loaded = load_checkpoint(checkpoint, select_device(device))
+    check_direction(loaded.info, src, tgt)
+    records, name = records_from(texts, input, encoding_errors.value, console.warn)
+    interactive = stream or (not texts and input in (None, "-") and stdin_is_interactive())
+    translator = Translator(loaded.model, loaded.tokenizer, select_device(device))
+    with OutputWriter(output) as writer:
+        translate_stream(translator, records, writer, tgt, settings, format.value,
+                         chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn)
+
+
+@evaluate_app.command("translate")
+def evaluate_translate(
+    hyp: str = typer.Option(..., "--hyp", help="System output, one sentence per line ('-' for stdin)."),
+    ref: list[str] = typer.Option(..., "--ref", help="Reference file; repeat for several references."),
+    metrics: str = typer.Option("bleu,chrf,ter", "--metrics", "-m", help="Comma-separated: bleu, chrf, ter."),
+    as_json: bool = typer.Option(False, "--json", help="JSON as sacrebleu prints it."),
+) -> None:
+    """BLEU, chrF and TER with sacrebleu's defaults, printed with their signatures."""
+    from nlpcli.evaluate import evaluate_translation
+
+    report = evaluate_translation(hyp, ref, [m.strip().lower() for m in metrics.split(",") if m.strip()], as_json)
+    print(report)
+
+
+@app.command()
+def info(
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Everything as one JSON object."),
+) -> None:
+    """What a checkpoint is: size, tasks, training and recorded scores."""
+    from nlpcli.checkpoint import default_checkpoint_path
+    from nlpcli.info import describe
+
+    details = describe(checkpoint or default_checkpoint_path())
+    if as_json:
+        print(json.dumps(details, indent=2))
+        return
+    model, training = details["model"], details["training"]
+    lines = [
+        f"checkpoint   {details['path']}",
+        f"parameters   {details['parameters']:,} ({details['size_bytes'] / 2**20:.1f} MiB on disk, {details['dtype']})",
+        f"model        d_model {model['d_model']}, {model['n_heads']} heads, ffn {model['ffn_dim']}, "
+        f"{model['encoder_layers']}+{model['decoder_layers']} layers, vocabulary {model['vocab_size']}",
+    ]
+    for task, spec in details["tasks"].items():
+        lines.append(f"task         {task}: {', '.join(spec.get('directions', [])) or 'yes'}")
+    if training:
+        lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
+                     f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
+        for data in training.get("data", []):
+            lines.append(f"  data       {data['name']} ({data['path']}, weight {data['weight']})")
+    for name, score in details["evaluation"].items():
+        lines.append(f"score        {name}: {score}")
+    print("\n".join(lines))
+
+
+@app.command()
+def train(
+    recipe: Path = typer.Argument(..., help="Recipe file (TOML), e.g. recipes/translate-en-de.toml."),
+    data: Path = typer.Option(Path("../shared/data"), "--data", help="Data folder that the recipe's paths are relative to."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/<recipe name>)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override train.max_steps."),
+    batch_tokens: Optional[int] = typer.Option(None, "--batch-tokens", help="Override train.batch_tokens."),
+    d_model: Optional[int] = typer.Option(None, "--d-model", help="Override model.d_model."),
+    layers: Optional[int] = typer.Option(None, "--layers", help="Override model.encoder_layers and model.decoder_layers."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override train.seed."),
+    set_: list[str] = typer.Option([], "--set", help="Any recipe key: section.key=value (repeatable)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved state."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in --out."),
+    device: str = DEVICE_OPTION,
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
+) -> None:
+    """Train the tokenizer and the model from a recipe; writes RUN/checkpoint."""
+    from nlpcli.runtime import select_device, set_threads
+    from nlpcli.training.recipe import load_recipe
+    from nlpcli.training.trainer import Trainer
+
+    overrides = list(set_)
+    named = {"train.max_steps": steps, "train.batch_tokens": batch_tokens, "model.d_model": d_model,
+             "model.encoder_layers": layers, "model.decoder_layers": layers, "train.seed": seed}
+    overrides += [f"{key}={value}" for key, value in named.items() if value is not None]
+    loaded_recipe = load_recipe(recipe, overrides)
+    if not Path(data).is_dir():
+        raise InputError(f"data folder not found: {data}")
+    set_threads(threads)
+    trainer = Trainer(loaded_recipe, data, out or Path("runs") / loaded_recipe.name,
+                      device=select_device(device), resume=resume, overwrite=overwrite)
+    checkpoint = trainer.train()
+    console.info(f"best checkpoint: {checkpoint}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: maps every failure to an exit code and one line on stderr."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="nlpcli", standalone_mode=False)
+        return 0
+    except typer.Exit as done:
+        return done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        console.error("interrupted")
+        return 130
+    except typer.TyperException as usage:  # Typer's (click's) usage errors: exit 2
+        usage.show()
+        return usage.exit_code
+    except (OutputClosed, BrokenPipeError):
+        # the reader went away (| head): exit quietly, and keep Python from
+        # complaining when it flushes stdout at shutdown
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except NlpcliError as problem:
+        if os.environ.get("NLPCLI_DEBUG"):
+            raise
+        console.error(str(problem))
+        return 1
+    except Exception as problem:  # noqa: BLE001 - last resort: one line, not a traceback
+        if os.environ.get("NLPCLI_DEBUG"):
+            raise
+        console.error(f"{type(problem).__name__}: {problem} (run with --debug for the traceback)")
+        return 1
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Autoregressive decoding with a key/value cache: greedy and batched beam search.
+
+The encoder runs once per batch; each decoder step feeds only the newest token,
+appending one position to every self-attention cache, while cross-attention
+keys/values are projected from the encoder output once. Finished sentences
+leave the batch, so the cost follows the sentences still being decoded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # generated tokens, without the decoder prefix, with the final </s> if reached
+    score: float  # sum of token log-probabilities
+    token_logprobs: list[float] = field(default_factory=list)
+    normalized_score: float = 0.0  # score / len(tokens) ** length_penalty
+
+
+class DecoderState:
+    """Encoder output and caches of the sentences still being decoded."""
+
+    def __init__(self, model, src_ids: torch.Tensor) -> None:
+        self.model = model
+        self.memory, self.padding_mask, _ = model.encoder(src_ids)
+        self.cache = model.decoder.new_cache()
+        self.position = 0
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep (and reorder to) these rows: finished sentences leave, beams follow their parents."""
+        self.memory = self.memory.index_select(0, rows)
+        self.padding_mask = self.padding_mask.index_select(0, rows)
+        for layer_cache in self.cache:
+            layer_cache.reorder(rows)
+
+    def step_logprobs(self, new_tokens: torch.Tensor) -> torch.Tensor:
+        """Feed (rows, n) new tokens; log-probabilities of the next token (rows, vocab)."""
+        states, _ = self.model.decoder(new_tokens, self.memory, self.padding_mask, self.cache, start=self.position)
+        self.position += new_tokens.size(1)
+        return F.log_softmax(self.model.output_logits(states[:, -1]).float(), dim=-1)
+
+
+def _prefix_tensor(prefix: list[int], rows: int, device) -> torch.Tensor:
+    return torch.tensor(prefix, dtype=torch.long, device=device).expand(rows, -1)
+
+
+@torch.inference_mode()
+def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, max_len: int) -> list[Hypothesis]:
+    """The most probable token at each step, until </s> or ``max_len`` tokens."""
+    batch = src_ids.size(0)
+    state = DecoderState(model, src_ids)
+    results: list[Hypothesis | None] = [None] * batch
+    alive = torch.arange(batch, device=src_ids.device)  # original index of each row
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    logprobs: list[list[float]] = [[] for _ in range(batch)]
+    new_tokens = _prefix_tensor(prefix, batch, src_ids.device)
+    for step in range(max_len):
+        step_logprobs = state.step_logprobs(new_tokens)
+        best_logprob, best_token = step_logprobs.max(dim=-1)
+        finished_rows = []
+        for row, (sentence, token, logprob) in enumerate(zip(alive.tolist(), best_token.tolist(), best_logprob.tolist())):
+            tokens[sentence].append(token)
+            logprobs[sentence].append(logprob)
+            if token == eos_id or step == max_len - 1:
+                results[sentence] = _hypothesis(tokens[sentence], logprobs[sentence], 1.0)
+                finished_rows.append(row)
+        if finished_rows:
+            keep = [r for r in range(len(alive)) if r not in set(finished_rows)]
+            if not keep:
+                break
+            keep_rows = torch.tensor(keep, device=src_ids.device)
+            alive, best_token = alive[keep_rows], best_token[keep_rows]
+            state.keep(keep_rows)
+        new_tokens = best_token[:, None]
+    return results
+
+
+def _hypothesis(tokens: list[int], logprobs: list[float], length_penalty: float) -> Hypothesis:
+    score = float(sum(logprobs))
+    return Hypothesis(list(tokens), score, list(logprobs), score / max(len(tokens), 1) ** length_penalty)
+
+
+@torch.inference_mode()
+def beam_search(
+    model,
+    src_ids: torch.Tensor,
+    prefix: list[int],
+    eos_id: int,
+    max_len: int,
+    beam_size: int = 4,
+    n_best: int = 1,
+    length_penalty: float = 1.0,
+) -> list[list[Hypothesis]]:
+    """Batched beam search. Scores are normalised by length ** length_penalty;
+    a sentence is done when it has ``beam_size`` finished hypotheses (as in
+    fairseq). Returns the ``n_best`` best hypotheses of each sentence."""
+    device = src_ids.device
+    batch, k = src_ids.size(0), beam_size
+    state = DecoderState(model, src_ids.repeat_interleave(k, dim=0))
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    alive = torch.arange(batch, device=device)  # original sentence of each live group of k beams
+    # only the first beam of each sentence is live at the start, so the k beams differ
+    beam_scores = torch.full((batch, k), float("-inf"), device=device)
+    beam_scores[:, 0] = 0.0
+    beam_tokens = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
+    beam_logprobs = torch.zeros(batch * k, 0, device=device)
+    new_tokens = _prefix_tensor(prefix, batch * k, device)
+
+    for step in range(max_len):
+        step_logprobs = state.step_logprobs(new_tokens)
+        vocab = step_logprobs.size(-1)
+        n_alive = alive.numel()
+        total = (beam_scores.view(n_alive, k, 1) + step_logprobs.view(n_alive, k, vocab)).view(n_alive, k * vocab)
+        # 2k candidates: even if k of them end in </s>, k can continue
+        cand_scores, cand_ids = total.topk(2 * k, dim=-1)
+        cand_beams, cand_tokens = cand_ids // vocab, cand_ids % vocab
+        cand_rows = cand_beams + torch.arange(n_alive, device=device)[:, None] * k
+        cand_logprobs = step_logprobs.view(-1)[cand_rows * vocab + cand_tokens]
+        is_eos = cand_tokens.eq(eos_id)
+        last_step = step == max_len - 1
+
+        # hypotheses that end here: </s> among the top k, or everything at the length limit
+        ends = torch.ones_like(is_eos[:, :k]) if last_step else is_eos[:, :k]
+        for group, position in ends.nonzero().tolist():
+            sentence = alive[group].item()
+            if len(finished[sentence]) >= k or cand_scores[group, position].item() == float("-inf"):
+                continue
+            row = cand_rows[group, position].item()
+            tokens = beam_tokens[row].tolist() + [cand_tokens[group, position].item()]
+            logprobs = beam_logprobs[row].tolist() + [cand_logprobs[group, position].item()]
+            finished[sentence].append(_hypothesis(tokens, logprobs, length_penalty))
+        if last_step:
+            break
+
+        # the k best candidates that do not end continue as beams
+        continuing = cand_scores.masked_fill(is_eos, float("-inf"))
+        next_scores, picks = continuing.topk(k, dim=-1)
+        next_rows = cand_rows.gather(1, picks)
+        next_tokens = cand_tokens.gather(1, picks)
+        next_logprobs = cand_logprobs.gather(1, picks)
+
+        still_open = torch.tensor([len(finished[s]) < k for s in alive.tolist()], device=device)
+        if not still_open.any():
+            break
+        groups = still_open.nonzero().squeeze(1)
+        rows = next_rows[groups].reshape(-1)
+        alive = alive[groups]
+        beam_scores = next_scores[groups]
+        beam_tokens = torch.cat([beam_tokens[rows], next_tokens[groups].reshape(-1, 1)], dim=1)
+        beam_logprobs = torch.cat([beam_logprobs[rows], next_logprobs[groups].reshape(-1, 1)], dim=1)
+        state.keep(rows)
+        new_tokens = next_tokens[groups].reshape(-1, 1)
+
+    return [sorted(hyps, key=lambda h: h.normalized_score, reverse=True)[:n_best] for hyps in finished]

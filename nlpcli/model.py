@@ -1,0 +1,229 @@
+"""The shared encoder-decoder Transformer that serves every task.
+
+Pre-LayerNorm layers, sinusoidal positions, scaled embeddings, one vocabulary
+whose embedding matrix is shared by the encoder, the decoder and the output
+projection. Names and layout follow Hugging Face's M2M100 (``shared``,
+``encoder.layers.N.self_attn.q_proj``, ``fc1``, ``final_layer_norm``, ...) so
+weights map one to one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nlpcli.attention import KeyValueCache, MultiHeadAttention
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 8000
+    d_model: int = 256
+    n_heads: int = 4
+    ffn_dim: int = 1024
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    max_positions: int = 1024
+    pad_id: int = 1
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model setting(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sinusoidal_table(n_positions: int, dim: int, pad_id: int) -> torch.Tensor:
+    """fairseq/M2M100 layout: sines in the first half, cosines in the second;
+    row ``pad_id`` is zero so padding carries no position."""
+    half = dim // 2
+    step = math.log(10000) / (half - 1)
+    freqs = torch.exp(torch.arange(half, dtype=torch.float) * -step)
+    angles = torch.arange(n_positions, dtype=torch.float)[:, None] * freqs[None, :]
+    table = torch.cat([angles.sin(), angles.cos()], dim=1)
+    if dim % 2:
+        table = torch.cat([table, torch.zeros(n_positions, 1)], dim=1)
+    table[pad_id] = 0
+    return table
+
+
+class SinusoidalPositions(nn.Module):
+    """Position i of a sequence reads row ``pad_id + 1 + i``, as in M2M100."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.offset = config.pad_id + 1
+        n_rows = config.max_positions + self.offset
+        self.register_buffer("table", sinusoidal_table(n_rows, config.d_model, config.pad_id), persistent=False)
+
+    def forward(self, length: int, start: int = 0) -> torch.Tensor:
+        first = self.offset + start
+        if first + length > self.table.size(0):
+            raise ValueError(f"sequence of {start + length} positions exceeds max_positions={self.table.size(0) - self.offset}")
+        return self.table[first : first + length]
+
+
+class FeedForwardMixin:
+    """fc1 -> ReLU -> fc2, held directly on the layer as M2M100 does."""
+
+    def init_feed_forward(self, config: ModelConfig) -> None:
+        self.fc1 = nn.Linear(config.d_model, config.ffn_dim)
+        self.fc2 = nn.Linear(config.ffn_dim, config.d_model)
+        self.final_layer_norm = nn.LayerNorm(config.d_model)
+        self.activation_dropout = config.activation_dropout
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = F.dropout(F.relu(self.fc1(self.final_layer_norm(x))), self.activation_dropout, self.training)
+        return self.fc2(hidden)
+
+
+class EncoderLayer(FeedForwardMixin, nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(config.d_model, config.n_heads, config.attention_dropout)
+        self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
+        self.init_feed_forward(config)
+        self.dropout = config.dropout
+
+    def forward(self, x, padding_mask, need_weights=False):
+        attended, weights = self.self_attn(
+            self.self_attn_layer_norm(x), key_padding_mask=padding_mask, need_weights=need_weights
+        )
+        x = x + F.dropout(attended, self.dropout, self.training)
+        x = x + F.dropout(self.feed_forward(x), self.dropout, self.training)
+        return x, weights
+
+
+class DecoderLayerCache:
+    def __init__(self) -> None:
+        self.self_attn = KeyValueCache()
+        self.encoder_attn = KeyValueCache()
+
+    def reorder(self, batch_indices: torch.Tensor) -> None:
+        self.self_attn.reorder(batch_indices)
+        self.encoder_attn.reorder(batch_indices)
+
+
+class DecoderLayer(FeedForwardMixin, nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(config.d_model, config.n_heads, config.attention_dropout)
+        self.self_attn_layer_norm = nn.LayerNorm(config.d_model)
+        self.encoder_attn = MultiHeadAttention(config.d_model, config.n_heads, config.attention_dropout)
+        self.encoder_attn_layer_norm = nn.LayerNorm(config.d_model)
+        self.init_feed_forward(config)
+        self.dropout = config.dropout
+
+    def forward(self, x, memory, memory_padding_mask, cache: DecoderLayerCache | None = None, need_weights=False):
+        attended, self_weights = self.self_attn(
+            self.self_attn_layer_norm(x),
+            causal=True,
+            cache=None if cache is None else cache.self_attn,
+            need_weights=need_weights,
+        )
+        x = x + F.dropout(attended, self.dropout, self.training)
+        attended, cross_weights = self.encoder_attn(
+            self.encoder_attn_layer_norm(x),
+            memory,
+            key_padding_mask=memory_padding_mask,
+            cache=None if cache is None else cache.encoder_attn,
+            static_kv=True,
+            need_weights=need_weights,
+        )
+        x = x + F.dropout(attended, self.dropout, self.training)
+        x = x + F.dropout(self.feed_forward(x), self.dropout, self.training)
+        return x, self_weights, cross_weights
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: ModelConfig, embed_tokens: nn.Embedding) -> None:
+        super().__init__()
+        self.embed_tokens = embed_tokens
+        self.embed_scale = math.sqrt(config.d_model)
+        self.embed_positions = SinusoidalPositions(config)
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
+        self.layer_norm = nn.LayerNorm(config.d_model)
+        self.dropout = config.dropout
+
+    def forward(self, src_ids: torch.Tensor, need_weights: bool = False):
+        """Returns encoder states (batch, src_len, d_model), the padding mask and,
+        with ``need_weights``, each layer's self-attention weights."""
+        padding_mask = src_ids.eq(self.embed_tokens.padding_idx)
+        x = self.embed_tokens(src_ids) * self.embed_scale + self.embed_positions(src_ids.size(1))
+        x = F.dropout(x, self.dropout, self.training)
+        all_weights = []
+        for layer in self.layers:
+            x, weights = layer(x, padding_mask, need_weights)
+            all_weights.append(weights)
+        return self.layer_norm(x), padding_mask, (all_weights if need_weights else None)
+
+
+class Decoder(nn.Module):
+    def __init__(self, config: ModelConfig, embed_tokens: nn.Embedding) -> None:
+        super().__init__()
+        self.embed_tokens = embed_tokens
+        self.embed_scale = math.sqrt(config.d_model)
+        self.embed_positions = SinusoidalPositions(config)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
+        self.layer_norm = nn.LayerNorm(config.d_model)
+        self.dropout = config.dropout
+
+    def new_cache(self) -> list[DecoderLayerCache]:
+        return [DecoderLayerCache() for _ in self.layers]
+
+    def forward(self, tgt_ids, memory, memory_padding_mask, cache=None, start=0, need_weights=False):
+        """tgt_ids: the decoder input; ``start`` is its first position (the number
+        of positions already in ``cache`` when decoding step by step)."""
+        x = self.embed_tokens(tgt_ids) * self.embed_scale + self.embed_positions(tgt_ids.size(1), start)
+        x = F.dropout(x, self.dropout, self.training)
+        self_weights, cross_weights = [], []
+        for i, layer in enumerate(self.layers):
+            x, s, c = layer(x, memory, memory_padding_mask, None if cache is None else cache[i], need_weights)
+            self_weights.append(s)
+            cross_weights.append(c)
+        weights = {"self": self_weights, "cross": cross_weights} if need_weights else None
+        return self.layer_norm(x), weights
+
+
+class Seq2SeqTransformer(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.shared = nn.Embedding(config.vocab_size, config.d_model, padding_idx=config.pad_id)
+        self.encoder = Encoder(config, self.shared)
+        self.decoder = Decoder(config, self.shared)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        # std d^-0.5 so that the sqrt(d)-scaled input embedding has unit variance
+        nn.init.normal_(self.shared.weight, std=self.config.d_model**-0.5)
+        with torch.no_grad():
+            self.shared.weight[self.config.pad_id].zero_()
+
+    def output_logits(self, decoder_states: torch.Tensor) -> torch.Tensor:
+        """The output projection is the transposed (tied) embedding matrix."""
+        return F.linear(decoder_states, self.shared.weight)
+
+    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (batch, tgt_len, vocab)."""
+        memory, padding_mask, _ = self.encoder(src_ids)
+        states, _ = self.decoder(tgt_in_ids, memory, padding_mask)
+        return self.output_logits(states)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,137 @@
+"""Record streams: read input line by line in bounded chunks, write output in
+input order, and turn every I/O problem into a one-line error naming the place."""
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from nlpcli.errors import InputError, OutputClosed
+
+# keep tab; everything else below U+0020 (and DEL) would corrupt line-based output
+_CONTROL = {c: " " for c in list(range(0x00, 0x09)) + list(range(0x0A, 0x20)) + [0x7F]}
+
+
+@dataclass
+class Record:
+    line: int  # 1-based line number in the input
+    text: str
+
+
+def open_input(path: str | None):
+    """A binary stream for a path, or stdin for None / '-'."""
+    if path in (None, "-"):
+        return sys.stdin.buffer
+    file = Path(path)
+    if file.is_dir():
+        raise InputError(f"input {path} is a directory, not a file")
+    try:
+        return open(file, "rb")
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {path}") from None
+    except PermissionError:
+        raise InputError(f"input file is not readable: {path}") from None
+
+
+def input_name(path: str | None) -> str:
+    return "<stdin>" if path in (None, "-") else str(path)
+
+
+def read_records(stream, name: str, encoding_errors: str = "strict", warn=None) -> Iterator[Record]:
+    """Lines as records: a UTF-8 BOM and CR/LF endings are accepted; control
+    characters become spaces; invalid UTF-8 is an error naming the line unless
+    ``encoding_errors='replace'`` (then U+FFFD, with a warning)."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        raw = raw.rstrip(b"\n").rstrip(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if encoding_errors != "replace":
+                raise InputError(
+                    f"{name}, line {number}: invalid UTF-8 at byte {error.start} "
+                    "(use --encoding-errors replace to substitute U+FFFD)"
+                ) from None
+            text = raw.decode("utf-8", errors="replace")
+            if warn:
+                warn(f"{name}, line {number}: invalid UTF-8 replaced by U+FFFD")
+        yield Record(number, text.translate(_CONTROL))
+
+
+def records_from(texts: list[str] | None, path: str | None, encoding_errors: str = "strict", warn=None) -> tuple[Iterator[Record], str]:
+    """Records from command-line texts if given, else from a file or stdin."""
+    if texts:
+        return iter([Record(i, t.translate(_CONTROL)) for i, t in enumerate(texts, start=1)]), "<arguments>"
+    name = input_name(path)
+    return read_records(open_input(path), name, encoding_errors, warn), name
+
+
+def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def stdin_is_interactive() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class OutputWriter:
+    """Writes records (lines) to a file or stdout, LF endings, flushed per chunk."""
+
+    def __init__(self, path: str | None) -> None:
+        self.owned = self.wrapped = False
+        if path in (None, "-"):
+            # our own UTF-8, LF-only view of stdout, whatever the locale says
+            self.wrapped = hasattr(sys.stdout, "buffer")
+            self.stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=True) \
+                if self.wrapped else sys.stdout
+        else:
+            folder = Path(path).parent
+            if not folder.is_dir():
+                raise InputError(f"cannot write {path}: folder {folder} does not exist")
+            try:
+                self.stream = open(path, "w", encoding="utf-8", newline="\n")
+            except (PermissionError, IsADirectoryError) as error:
+                raise InputError(f"cannot write {path}: {error.strerror}") from None
+            self.owned = True
+
+    def write(self, line: str) -> None:
+        try:
+            self.stream.write(line + "\n")
+        except BrokenPipeError:
+            raise OutputClosed from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+
+    def close(self) -> None:
+        self.flush()
+        if self.owned:
+            self.stream.close()
+        elif self.wrapped:
+            self.stream.detach()  # leaves sys.stdout itself open
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.close()
+        except (OutputClosed, ValueError):
+            pass
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")

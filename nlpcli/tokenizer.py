@@ -1,0 +1,79 @@
+"""SentencePiece tokenization with the ids M2M100/fairseq use:
+<s>=0, <pad>=1, </s>=2, <unk>=3, then the special (task/language) tokens."""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import sentencepiece as spm
+
+BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+
+
+class Tokenizer:
+    def __init__(self, model_proto: bytes) -> None:
+        self.model_proto = model_proto
+        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        self.bos_id, self.pad_id, self.eos_id, self.unk_id = BOS_ID, PAD_ID, EOS_ID, UNK_ID
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tokenizer":
+        return cls(Path(path).read_bytes())
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.model_proto)
+
+    @classmethod
+    def train(
+        cls,
+        sentences: Iterable[str],
+        vocab_size: int,
+        special_tokens: Sequence[str] = (),
+        max_sentences: int = 1_000_000,
+        seed_threads: int = 2,
+    ) -> "Tokenizer":
+        """Train a unigram model of at most ``vocab_size`` pieces. Byte fallback
+        means no input is ever <unk>: unseen characters are spelled as UTF-8 bytes."""
+        buffer = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences),
+            model_writer=buffer,
+            vocab_size=vocab_size,
+            model_type="unigram",
+            character_coverage=0.9995,
+            byte_fallback=True,
+            bos_id=BOS_ID,
+            pad_id=PAD_ID,
+            eos_id=EOS_ID,
+            unk_id=UNK_ID,
+            user_defined_symbols=list(special_tokens),
+            input_sentence_size=max_sentences,
+            shuffle_input_sentence=True,
+            hard_vocab_limit=False,  # small corpora get a smaller vocabulary instead of an error
+            num_threads=seed_threads,
+            minloglevel=2,
+        )
+        return cls(buffer.getvalue())
+
+    def __len__(self) -> int:
+        return self.sp.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        return self.sp.encode(text)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return self.sp.encode(texts)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.sp.decode([i for i in ids if i > UNK_ID])
+
+    def pieces(self, ids: Sequence[int]) -> list[str]:
+        return [self.sp.id_to_piece(i) for i in ids]
+
+    def token_id(self, token: str) -> int:
+        """Id of a special token; KeyError if the vocabulary lacks it."""
+        token_id = self.sp.piece_to_id(token)
+        if token_id == UNK_ID and token != self.sp.id_to_piece(UNK_ID):
+            raise KeyError(token)
+        return token_id

@@ -1,0 +1,196 @@
+"""Training recipes: a TOML file plus command-line overrides (``section.key=value``).
+
+Every key is checked: an unknown key or a value of the wrong type is refused
+with a message naming it.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from nlpcli.data.parallel import carve, drop_empty, read_line_aligned, read_tab_separated
+from nlpcli.errors import RecipeError
+from nlpcli.model import ModelConfig
+from nlpcli.tasks import parse_direction
+
+
+@dataclass
+class TokenizerSettings:
+    vocab_size: int = 8000
+    max_sentences: int = 1_000_000
+
+
+@dataclass
+class TrainSettings:
+    max_steps: int = 10_000
+    batch_tokens: int = 4096  # target tokens per optimizer step
+    lr: float = 1e-3
+    warmup_steps: int = 1000
+    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
+    weight_decay: float = 0.0001
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    max_length: int = 128  # training examples longer than this (tokens) are skipped
+    eval_every: int = 500
+    save_every: int = 250
+    eval_beam: int = 1
+    eval_batch_size: int = 64
+    seed: int = 1
+
+
+@dataclass
+class DatasetSpec:
+    """One corpus. ``path`` is relative to the data folder (``--data``).
+
+    format "line-aligned": ``path`` is a prefix, one file per language (``path.en``).
+    format "tsv": one file, one column per language in ``languages`` order.
+    ``carve_percent`` > 0 splits a set that has no dev split by a hash of its
+    first language's sentence; ``split`` picks the side ("train" or "dev").
+    ``weight``: examples drawn per epoch relative to the set's size (0.25 = a
+    fresh random quarter every epoch, 2 = twice over).
+    ``limit``: use only the first N examples (dev sets: bounds validation time).
+    """
+
+    name: str
+    path: str
+    languages: list[str]
+    directions: list[str]
+    format: str = "line-aligned"
+    weight: float = 1.0
+    carve_percent: float = 0.0
+    split: str = "train"
+    limit: int = 0
+
+    def load(self, data_root: Path) -> list[dict[str, str]]:
+        path = Path(data_root) / self.path
+        if self.format == "line-aligned":
+            examples = read_line_aligned(path, self.languages)
+        elif self.format == "tsv":
+            examples = read_tab_separated(path, self.languages)
+        else:
+            raise RecipeError(f"data set {self.name!r}: unknown format {self.format!r} (line-aligned or tsv)")
+        if self.carve_percent:
+            examples = carve(examples, self.languages[0], self.carve_percent, self.split)
+        examples = drop_empty(examples)
+        return examples[: self.limit] if self.limit else examples
+
+
+@dataclass
+class Recipe:
+    name: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tokenizer: TokenizerSettings = field(default_factory=TokenizerSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    train_data: list[DatasetSpec] = field(default_factory=list)
+    dev_data: list[DatasetSpec] = field(default_factory=list)
+
+    @property
+    def languages(self) -> list[str]:
+        found = []
+        for spec in self.train_data:
+            for direction in spec.directions:
+                for lang in parse_direction(direction):
+                    if lang not in found:
+                        found.append(lang)
+        return found
+
+    @property
+    def directions(self) -> list[str]:
+        found = []
+        for spec in self.train_data:
+            found += [d for d in spec.directions if d not in found]
+        return found
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_type(where: str, value: Any, expected: type) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    origin = getattr(expected, "__origin__", None)
+    if origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RecipeError(f"recipe key {where}: expected a list of strings, got {value!r}")
+        return value
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise RecipeError(f"recipe key {where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build(cls, values: Any, where: str):
+    if not isinstance(values, dict):
+        raise RecipeError(f"recipe key {where}: expected a table")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in values:
+        if key not in known:
+            raise RecipeError(f"unknown recipe key {where}.{key} (known: {', '.join(sorted(known))})")
+    kwargs = {key: _check_type(f"{where}.{key}", value, hints[key]) for key, value in values.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as error:
+        raise RecipeError(f"recipe table {where}: {error}") from None
+
+
+def recipe_from_dict(raw: dict) -> Recipe:
+    known = {"name", "model", "tokenizer", "train", "data"}
+    for key in raw:
+        if key not in known:
+            raise RecipeError(f"unknown recipe key {key} (known: {', '.join(sorted(known))})")
+    data = raw.get("data", {})
+    for key in data:
+        if key not in ("train", "dev"):
+            raise RecipeError(f"unknown recipe key data.{key} (known: dev, train)")
+    recipe = Recipe(
+        name=_check_type("name", raw.get("name", "nlpcli"), str),
+        model=_build(ModelConfig, raw.get("model", {}), "model"),
+        tokenizer=_build(TokenizerSettings, raw.get("tokenizer", {}), "tokenizer"),
+        train=_build(TrainSettings, raw.get("train", {}), "train"),
+        train_data=[_build(DatasetSpec, d, f"data.train[{i}]") for i, d in enumerate(data.get("train", []))],
+        dev_data=[_build(DatasetSpec, d, f"data.dev[{i}]") for i, d in enumerate(data.get("dev", []))],
+    )
+    if not recipe.train_data:
+        raise RecipeError("recipe has no [[data.train]] data set")
+    for spec in recipe.train_data + recipe.dev_data:
+        for direction in spec.directions:
+            try:
+                source, target = parse_direction(direction)
+            except ValueError as error:
+                raise RecipeError(f"data set {spec.name!r}: {error}") from None
+            if source not in spec.languages or target not in spec.languages:
+                raise RecipeError(f"data set {spec.name!r}: direction {direction} needs languages {spec.languages}")
+    return recipe
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """``train.max_steps=200`` -> raw["train"]["max_steps"] = 200 (value read as TOML, else as a string)."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise RecipeError(f"override {assignment!r} is not of the form section.key=value")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    *sections, last = key.split(".")
+    table = raw
+    for section in sections:
+        table = table.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise RecipeError(f"override {assignment!r}: {section} is not a table")
+    table[last] = value
+
+
+def load_recipe(path: Path, overrides: list[str] = ()) -> Recipe:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"recipe not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise RecipeError(f"{path}: invalid TOML: {error}") from None
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return recipe_from_dict(raw)

@@ -1,0 +1,140 @@
+"""The real command line, run as users run it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_toy_recipe
+
+ENV = {**os.environ, "NO_COLOR": "1", "OMP_NUM_THREADS": "1"}
+
+
+def nlpcli(*args, stdin: str | bytes = "", **kwargs):
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    return subprocess.run([sys.executable, "-m", "nlpcli", *map(str, args)], input=data, capture_output=True,
+                          env=ENV, timeout=300, **kwargs)
+
+
+def lines(result) -> list[str]:
+    return result.stdout.decode().split("\n")[:-1]
+
+
+def test_translate_keeps_one_line_per_input_line_in_order(toy_checkpoint):
+    text = "a man runs\n\n   \nthe big dog sees a ball\na cat sleeps\n"
+    result = nlpcli("translate", "-c", toy_checkpoint, "--batch-size", "2", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert lines(result) == ["ein mann rennt", "", "", "der gross hund sieht ein ball",
+                             "ein katze schlaeft"]
+
+
+def test_translate_the_other_direction_from_arguments_to_a_file(toy_checkpoint, tmp_path):
+    out = tmp_path / "out.txt"
+    result = nlpcli("translate", "-c", toy_checkpoint, "--src", "de", "--tgt", "en", "--beam", "1",
+                    "ein hund isst brot", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text() == "a dog eats bread\n" and result.stdout == b""
+
+
+def test_jsonl_and_n_best(toy_checkpoint):
+    result = nlpcli("translate", "-c", toy_checkpoint, "--format", "jsonl", "--n-best", "2", stdin="a dog\n\n")
+    first, empty = [json.loads(line) for line in lines(result)]
+    assert first["source"] == "a dog" and first["translation"] == "ein hund" and first["score"] < 0
+    assert len(first["n_best"]) == 2 and first["n_best"][0]["score"] >= first["n_best"][1]["score"]
+    assert empty == {"source": "", "translation": "", "score": None, "empty": True}
+    moses = nlpcli("translate", "-c", toy_checkpoint, "--n-best", "3", stdin="a dog\na cat\n")
+    rows = [line.split(" ||| ") for line in lines(moses)]
+    assert [r[0] for r in rows] == ["0"] * 3 + ["1"] * 3 and rows[0][1] == "ein hund"
+
+
+def test_crlf_and_bom_input_give_lf_output(toy_checkpoint, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"\xef\xbb\xbfa man\r\na cat\r\n")
+    result = nlpcli("translate", "-c", toy_checkpoint, "-i", source)
+    assert result.stdout == b"ein mann\nein katze\n"
+
+
+def test_broken_pipe_exits_quietly(toy_checkpoint):
+    command = (f"{sys.executable} -m nlpcli translate -c {toy_checkpoint} --beam 1 --batch-size 4 | head -n 1; "
+               "exit ${PIPESTATUS[0]}")
+    result = subprocess.run(["bash", "-c", command], input=b"a man runs\n" * 3000, capture_output=True, env=ENV, timeout=300)
+    assert result.returncode == 0
+    assert result.stdout == b"ein mann rennt\n"
+    assert result.stderr == b""
+
+
+@pytest.mark.parametrize("args, stdin, message", [
+    (["-i", "missing.txt"], "", "input file not found: missing.txt"),
+    (["-i", "."], "", "is a directory"),
+    (["--tgt", "fr"], "a man\n", "does not translate en-fr; it supports: en-de, de-en"),
+    (["--beam", "0"], "a man\n", "--beam must be at least 1"),
+    (["--device", "cuda"], "a man\n", "no CUDA GPU"),
+    (["-o", "no/such/folder/out.txt"], "a man\n", "folder no/such/folder does not exist"),
+])
+def test_bad_input_is_one_line_and_exit_1(toy_checkpoint, args, stdin, message):
+    result = nlpcli("translate", "-c", toy_checkpoint, *args, stdin=stdin)
+    assert result.returncode == 1
+    error = result.stderr.decode()
+    assert message in error and error.count("\n") == 1 and "Traceback" not in error
+
+
+def test_invalid_utf8_names_the_line_and_replace_mode_goes_on(toy_checkpoint):
+    data = b"a man\na \xff cat\n"
+    strict = nlpcli("translate", "-c", toy_checkpoint, stdin=data)
+    assert strict.returncode == 1 and b"<stdin>, line 2: invalid UTF-8" in strict.stderr
+    replaced = nlpcli("translate", "-c", toy_checkpoint, "--encoding-errors", "replace", stdin=data)
+    assert replaced.returncode == 0 and len(lines(replaced)) == 2
+    assert b"line 2: invalid UTF-8 replaced" in replaced.stderr
+
+
+def test_missing_checkpoint_and_usage_errors(tmp_path):
+    result = nlpcli("translate", "-c", tmp_path / "none", "hello")
+    assert result.returncode == 1 and b"checkpoint folder not found" in result.stderr
+    assert nlpcli("translate", "--no-such-flag").returncode == 2
+
+
+def test_evaluate_translate_matches_the_sacrebleu_cli(tmp_path):
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("The cat sat on the mat.\nA dog runs in the park today.\nHello world\n")
+    ref.write_text("The cat sat on a mat.\nA dog is running in the park.\nHello world!\n")
+    ours = nlpcli("evaluate", "translate", "--hyp", hyp, "--ref", ref, "--json")
+    assert ours.returncode == 0, ours.stderr
+    theirs = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "bleu", "chrf", "ter"],
+                            capture_output=True, env=ENV)
+    assert ours.stdout == theirs.stdout and len(json.loads(ours.stdout)) == 3
+    text = nlpcli("evaluate", "translate", "--hyp", hyp, "--ref", ref, "-m", "bleu,chrf")
+    theirs_text = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "bleu", "chrf",
+                                  "-f", "text"], capture_output=True, env=ENV)
+    assert text.stdout == theirs_text.stdout and lines(text)[0].strip().startswith("BLEU|nrefs:1|case:mixed|eff:no|tok:13a")
+
+
+def test_evaluate_refuses_files_of_different_lengths(tmp_path):
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("a\nb\n")
+    ref.write_text("a\n")
+    result = nlpcli("evaluate", "translate", "--hyp", hyp, "--ref", ref)
+    assert result.returncode == 1 and b"has 2 lines but reference" in result.stderr
+
+
+def test_info_shows_the_checkpoint(toy_checkpoint):
+    result = nlpcli("info", "-c", toy_checkpoint, "--json")
+    details = json.loads(result.stdout)
+    assert details["tasks"]["translate"]["directions"] == ["en-de", "de-en"]
+    assert details["parameters"] == 188_160
+
+
+def test_train_command_trains_refuses_to_clobber_and_names_bad_keys(tmp_path, toy_data):
+    recipe = write_toy_recipe(tmp_path, steps=4)
+    run = tmp_path / "run"
+    first = nlpcli("train", recipe, "--data", toy_data, "--out", run, "--set", "train.eval_every=4")
+    assert first.returncode == 0, first.stderr
+    assert (run / "checkpoint" / "model.safetensors").exists() and (run / "state" / "trainer.pt").exists()
+    again = nlpcli("train", recipe, "--data", toy_data, "--out", run)
+    assert again.returncode == 1 and b"already holds a run" in again.stderr
+    resumed = nlpcli("train", recipe, "--data", toy_data, "--out", run, "--resume", "--steps", "6")
+    assert resumed.returncode == 0 and b"resumed" in resumed.stderr
+    bad = nlpcli("train", recipe, "--data", toy_data, "--out", tmp_path / "x", "--set", "train.nonsense=1")
+    assert bad.returncode == 1 and b"unknown recipe key train.nonsense" in bad.stderr
+    missing = nlpcli("train", recipe, "--data", tmp_path / "nodata", "--out", tmp_path / "y")
+    assert missing.returncode == 1 and b"data folder not found" in missing.stderr

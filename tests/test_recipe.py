@@ -1,0 +1,46 @@
+import pytest
+
+from nlpcli.errors import RecipeError
+from nlpcli.training.recipe import load_recipe
+
+BASE = """
+name = "r"
+[model]
+d_model = 64
+[train]
+max_steps = 10
+[[data.train]]
+name = "toy"
+path = "translate/toy/train"
+languages = ["en", "de"]
+directions = ["en-de", "de-en"]
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "r.toml"
+    path.write_text(text)
+    return path
+
+
+def test_overrides_apply_with_toml_types(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE), ["train.max_steps=99", "model.dropout=0.3", "train.lr=1e-3"])
+    assert recipe.train.max_steps == 99 and recipe.model.dropout == 0.3 and recipe.train.lr == 0.001
+    assert recipe.languages == ["en", "de"] and recipe.directions == ["en-de", "de-en"]
+
+
+@pytest.mark.parametrize("text, message", [
+    (BASE + "\n[optimizer]\nlr = 1\n", "unknown recipe key optimizer"),
+    (BASE.replace("max_steps = 10", "max_stepz = 10"), "unknown recipe key train.max_stepz"),
+    (BASE.replace("max_steps = 10", 'max_steps = "ten"'), "recipe key train.max_steps: expected int"),
+    (BASE.replace('directions = ["en-de", "de-en"]', 'directions = ["en-fr"]'), "direction en-fr needs languages"),
+    ('name = "r"\n', "no \\[\\[data.train\\]\\]"),
+])
+def test_bad_recipes_name_the_key(tmp_path, text, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(write(tmp_path, text))
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(RecipeError, match="recipe not found"):
+        load_recipe(tmp_path / "nope.toml")

@@ -1,0 +1,57 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import write_toy_recipe
+from nlpcli.errors import RecipeError
+from nlpcli.training.batching import Pool, epoch_batches
+from nlpcli.training.recipe import load_recipe
+from nlpcli.training.trainer import Trainer
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path, toy_data):
+    recipe_path = write_toy_recipe(tmp_path, steps=60)
+    straight = Trainer(load_recipe(recipe_path, ["train.eval_every=1000", "train.save_every=30"]), toy_data, tmp_path / "a")
+    straight.train()
+
+    first = Trainer(load_recipe(recipe_path, ["train.eval_every=1000", "train.save_every=30", "train.max_steps=30"]),
+                    toy_data, tmp_path / "b")
+    first.train()
+    resumed = Trainer(load_recipe(recipe_path, ["train.eval_every=1000", "train.save_every=30"]),
+                      toy_data, tmp_path / "b", resume=True)
+    assert resumed.step == 30
+    resumed.train()
+    a = load_file(str(tmp_path / "a" / "state" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "state" / "model.safetensors"))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=1e-5)
+
+
+def test_a_run_folder_is_not_overwritten_by_accident(tmp_path, toy_data):
+    recipe = load_recipe(write_toy_recipe(tmp_path, steps=2), ["train.eval_every=1000"])
+    Trainer(recipe, toy_data, tmp_path / "run").train()
+    with pytest.raises(RecipeError, match="already holds a run"):
+        Trainer(recipe, toy_data, tmp_path / "run")
+    Trainer(recipe, toy_data, tmp_path / "run", overwrite=True)
+
+
+def test_training_logs_metrics_and_exports_the_best_checkpoint(toy_checkpoint):
+    events = [json.loads(line) for line in (toy_checkpoint.parent / "metrics.jsonl").read_text().splitlines()]
+    losses = [e["loss"] for e in events if "loss" in e]
+    assert losses[-1] < losses[0] / 3
+    validation = [e for e in events if "dev" in e][-1]
+    assert validation["dev"]["toy-dev.en-de"]["bleu"] > 60
+    config = json.loads((toy_checkpoint / "config.json").read_text())
+    assert config["tasks"]["translate"]["directions"] == ["en-de", "de-en"]
+
+
+def test_batches_respect_the_token_budget_and_are_reproducible():
+    pool = Pool("p", [[5] * n for n in range(1, 40)] * 5, [[6] * n for n in range(2, 41)] * 5)
+    plan = epoch_batches([pool], batch_tokens=100, seed=1, epoch=0)
+    assert sorted(i for batch in plan for _, i in batch) == list(range(len(pool)))
+    for batch in plan:
+        assert max(len(pool.targets[i]) for _, i in batch) * len(batch) <= 100
+    assert plan == epoch_batches([pool], batch_tokens=100, seed=1, epoch=0)
+    assert plan != epoch_batches([pool], batch_tokens=100, seed=1, epoch=1)
