@@ -89,14 +89,16 @@ def translate(
     if n_best > beam:
         raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")
     set_threads(threads)
-    loaded = load_checkpoint(checkpoint, select_device(device))
+    device = select_device(device)
+    loaded = load_checkpoint(checkpoint, device)
     check_direction(loaded.info, src, tgt)
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
     interactive = stream or (not texts and input in (None, "-") and stdin_is_interactive())
-    translator = Translator(loaded.model, loaded.tokenizer, select_device(device))
-    with OutputWriter(output) as writer:
+    translator = Translator(loaded.model, loaded.tokenizer, device)
+    with OutputWriter(output) as writer, console.progress("translating") as update:
         translate_stream(translator, records, writer, tgt, settings, format.value,
-                         chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn)
+                         chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn,
+                         on_progress=None if interactive else update)
 
 
 @evaluate_app.command("translate")

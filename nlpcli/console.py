@@ -3,6 +3,7 @@ Colour follows rich's rules (off for NO_COLOR and non-terminals)."""
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 from rich.console import Console
 
@@ -31,3 +32,17 @@ def error(message: str) -> None:
 def info(message: str) -> None:
     if not _quiet:
         print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def progress(description: str, total: int | None = None):
+    """Yields ``update(completed)``; draws a bar only when stderr is a terminal."""
+    if _quiet or not stderr.is_terminal:
+        yield lambda completed: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda completed: bar.update(task, completed=completed)

@@ -110,7 +110,8 @@ def translation_record(source: str, translations: list[Translation], fmt: str, i
 
 
 def translate_stream(translator: Translator, records, writer, target: str, settings: TranslationSettings,
-                     fmt: str = "text", chunk_size: int = 512, source_name: str = "<stdin>", warn=None) -> int:
+                     fmt: str = "text", chunk_size: int = 512, source_name: str = "<stdin>", warn=None,
+                     on_progress=None) -> int:
     """Translate records chunk by chunk, writing each chunk's results in input
     order before reading the next, so memory stays bounded. Returns the count."""
     from nlpcli.textio import chunks
@@ -126,4 +127,6 @@ def translate_stream(translator: Translator, records, writer, target: str, setti
                 writer.write(line)
             count += 1
         writer.flush()
+        if on_progress:
+            on_progress(count)
     return count

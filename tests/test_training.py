@@ -55,3 +55,36 @@ def test_batches_respect_the_token_budget_and_are_reproducible():
         assert max(len(pool.targets[i]) for _, i in batch) * len(batch) <= 100
     assert plan == epoch_batches([pool], batch_tokens=100, seed=1, epoch=0)
     assert plan != epoch_batches([pool], batch_tokens=100, seed=1, epoch=1)
+
+
+def test_kill_9_then_resume_reproduces_the_uninterrupted_run(tmp_path, toy_data):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    recipe = write_toy_recipe(tmp_path, steps=80)
+    common = ["--data", str(toy_data), "--set", "train.eval_every=1000", "--set", "train.save_every=10", "--threads", "1"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    straight = subprocess.run([sys.executable, "-m", "nlpcli", "train", str(recipe), "--out", str(tmp_path / "a"), *common],
+                              capture_output=True, env=env)
+    assert straight.returncode == 0, straight.stderr
+
+    victim = subprocess.Popen([sys.executable, "-m", "nlpcli", "train", str(recipe), "--out", str(tmp_path / "b"), *common],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while not (tmp_path / "b" / "state" / "trainer.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    saved_step = torch.load(tmp_path / "b" / "state" / "trainer.pt", weights_only=True)["step"]
+    assert 10 <= saved_step < 80
+
+    resumed = subprocess.run([sys.executable, "-m", "nlpcli", "train", str(recipe), "--out", str(tmp_path / "b"),
+                              "--resume", *common], capture_output=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_file(str(tmp_path / "a" / "state" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "state" / "model.safetensors"))
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=1e-5)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from nlpcli import console
 from nlpcli.checkpoint import CheckpointInfo, save_checkpoint, write_atomically
 from nlpcli.errors import RecipeError
 from nlpcli.metrics import bleu
@@ -42,7 +42,7 @@ class DevSet:
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    console.info(message)
 
 
 def special_tokens(recipe: Recipe) -> list[str]:
@@ -216,8 +216,15 @@ class Trainer:
         return torch.autocast("cpu", enabled=False)
 
     def train(self) -> Path:
-        settings, pad_id = self.settings, self.tokenizer.pad_id
+        """Train to ``max_steps``; returns the folder of the best checkpoint."""
         self.model.train()
+        with console.progress("training", total=self.settings.max_steps) as update:
+            update(self.step)
+            self.run_steps(update)
+        return self.run_dir / "checkpoint"
+
+    def run_steps(self, update) -> None:
+        settings, pad_id = self.settings, self.tokenizer.pad_id
         window_loss, window_tokens, window_start = 0.0, 0, time.time()
         batches = self.batches()
         while self.step < settings.max_steps:
@@ -251,7 +258,7 @@ class Trainer:
                 window_start = time.time()
             if self.step % settings.save_every == 0 or self.step == settings.max_steps:
                 self.save_state()
-        return self.run_dir / "checkpoint"
+            update(self.step)
 
     # ---- validation -------------------------------------------------------------
     @torch.inference_mode()
