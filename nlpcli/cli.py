@@ -61,7 +61,7 @@ def translate(
     texts: Optional[list[str]] = typer.Argument(None, help="Sentences to translate (default: read -i FILE or stdin, one per line)."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help="Input file, one sentence per line ('-' for stdin)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
-    src: Optional[str] = typer.Option("en", "--src", help="Source language."),
+    src: Optional[str] = typer.Option(None, "--src", help="Source language (optional; checked against the checkpoint's directions)."),
     tgt: str = typer.Option("de", "--tgt", help="Target language."),
     beam: int = typer.Option(4, "--beam", help="Beam size (1 = greedy)."),
     n_best: int = typer.Option(1, "--n-best", help="Hypotheses per sentence (text: Moses 'i ||| text ||| score' lines)."),
@@ -145,6 +145,22 @@ def info(
     for name, score in details["evaluation"].items():
         lines.append(f"score        {name}: {score}")
     print("\n".join(lines))
+
+
+class ConvertTarget(str, Enum):
+    hf = "hf"
+
+
+@app.command()
+def convert(
+    out_dir: Path = typer.Argument(..., help="Folder to write (must be empty or new)."),
+    to: ConvertTarget = typer.Option(..., "--to", help="hf: a Hugging Face M2M100ForConditionalGeneration folder."),
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+) -> None:
+    """Write a checkpoint in another toolkit's format."""
+    from nlpcli.convert import export_hf
+
+    console.info(f"wrote {export_hf(checkpoint, out_dir)}")
 
 
 @app.command()

@@ -48,6 +48,8 @@ def read_records(stream, name: str, encoding_errors: str = "strict", warn=None) 
     for number, raw in enumerate(stream, start=1):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+            if not raw:  # a file holding only a BOM is an empty file
+                return
         raw = raw.rstrip(b"\n").rstrip(b"\r")
         try:
             text = raw.decode("utf-8")

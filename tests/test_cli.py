@@ -5,6 +5,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import write_toy_recipe
 
@@ -67,7 +69,8 @@ def test_broken_pipe_exits_quietly(toy_checkpoint):
 @pytest.mark.parametrize("args, stdin, message", [
     (["-i", "missing.txt"], "", "input file not found: missing.txt"),
     (["-i", "."], "", "is a directory"),
-    (["--tgt", "fr"], "a man\n", "does not translate en-fr; it supports: en-de, de-en"),
+    (["--tgt", "fr"], "a man\n", "does not translate into fr; it supports: en-de, de-en"),
+    (["--src", "cs", "--tgt", "de"], "a man\n", "does not translate cs-de; it supports: en-de, de-en"),
     (["--beam", "0"], "a man\n", "--beam must be at least 1"),
     (["--device", "cuda"], "a man\n", "no CUDA GPU"),
     (["-o", "no/such/folder/out.txt"], "a man\n", "folder no/such/folder does not exist"),
@@ -138,3 +141,34 @@ def test_train_command_trains_refuses_to_clobber_and_names_bad_keys(tmp_path, to
     assert bad.returncode == 1 and b"unknown recipe key train.nonsense" in bad.stderr
     missing = nlpcli("train", recipe, "--data", tmp_path / "nodata", "--out", tmp_path / "y")
     assert missing.returncode == 1 and b"data folder not found" in missing.stderr
+
+
+def test_awkward_input_never_loses_a_record(toy_checkpoint, tmp_path):
+    long_line = "a man runs " * 100_000  # ~1 MB on one line
+    text = f"a\x00 dog\n{long_line}\n\t\n漢字 Ωμέγα 🙂\nthe cat\n"
+    source = tmp_path / "awkward.txt"
+    source.write_text(text, encoding="utf-8")
+    result = nlpcli("translate", "-c", toy_checkpoint, "--beam", "1", "-i", source)
+    assert result.returncode == 0, result.stderr
+    out = lines(result)
+    assert len(out) == 5 and out[0] == "ein hund" and out[2] == "" and out[4] == "der katze"
+    assert f"{source}, line 2: longer than the model's window" in result.stderr.decode()
+    quiet = nlpcli("translate", "-c", toy_checkpoint, "--beam", "1", "-i", source, "--quiet")
+    assert quiet.stderr == b"" and lines(quiet) == out
+
+
+def test_only_blank_lines_and_empty_input(toy_checkpoint):
+    assert nlpcli("translate", "-c", toy_checkpoint, stdin="\n \n\t\n").stdout == b"\n\n\n"
+    empty = nlpcli("translate", "-c", toy_checkpoint, stdin="")
+    assert empty.returncode == 0 and empty.stdout == b""
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x85\u2028\u2029"),
+                        max_size=20), min_size=1, max_size=8))
+@settings(max_examples=10, deadline=None)
+def test_random_unicode_lines_give_as_many_output_lines(toy_checkpoint, texts):
+    result = nlpcli("translate", "-c", toy_checkpoint, "--beam", "1", "--max-len", "8", stdin="".join(t + "\n" for t in texts))
+    assert result.returncode == 0, result.stderr
+    out = lines(result)
+    assert len(out) == len(texts)
+    assert all(o == "" for o, t in zip(out, texts) if not t.strip())

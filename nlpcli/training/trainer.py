@@ -112,7 +112,7 @@ class Trainer:
         for spec, examples in train_examples:
             if not examples:
                 raise RecipeError(f"training set {spec.name!r} ({self.data_root / spec.path}) is empty")
-        self.tokenizer = self.load_or_train_tokenizer(train_examples)
+        self.tokenizer = self.load_or_train_tokenizer(train_examples, reuse=resume)
         recipe.model.vocab_size = len(self.tokenizer)
         self.pools = [encode_pool(spec, ex, self.tokenizer, self.settings.max_length) for spec, ex in train_examples]
         for pool in self.pools:
@@ -130,6 +130,7 @@ class Trainer:
         self.best_score, self.elapsed, self.tokens_seen = -1.0, 0.0, 0
         if resume and (self.run_dir / "state").is_dir():
             self.load_state()
+        (self.run_dir / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
         log(f"model: {self.model.num_parameters():,} parameters; device {self.device}; "
             f"vocabulary {len(self.tokenizer):,}")
 
@@ -141,11 +142,10 @@ class Trainer:
                 raise RecipeError(f"{self.run_dir} already holds a run; pass --resume to continue it or --overwrite to replace it")
             shutil.rmtree(self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        recipe_file.write_text(json.dumps(self.recipe.to_dict(), indent=2) + "\n")
 
-    def load_or_train_tokenizer(self, train_examples) -> Tokenizer:
+    def load_or_train_tokenizer(self, train_examples, reuse: bool) -> Tokenizer:
         path = self.run_dir / "tokenizer.model"
-        if path.exists():
+        if reuse and path.exists():
             return Tokenizer.load(path)
         log(f"training a {self.recipe.tokenizer.vocab_size}-piece SentencePiece model ...")
         texts = (ex[lang] for spec, examples in train_examples for ex in examples for lang in spec.languages)
