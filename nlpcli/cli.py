@@ -115,6 +115,76 @@ def evaluate_translate(
     print(report)
 
 
+def print_report(report: dict, as_json: bool, keys: list[str]) -> None:
+    """Scores to stdout: one JSON object, or ``name = value`` lines led by the signature."""
+    if as_json:
+        print(json.dumps(report, indent=1))
+        return
+    if "signature" in report:
+        print(report["signature"])
+    for key in keys:
+        print(f"{key} = {report[key]}")
+
+
+@evaluate_app.command("summarize")
+def evaluate_summarize(
+    hyp: str = typer.Option(..., "--hyp", help="System summaries, one per line."),
+    ref: str = typer.Option(..., "--ref", help="Reference summaries, one per line."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """ROUGE-1/2/L F1 (rouge-score, Porter stemming), averaged over documents."""
+    from nlpcli.evaluate import evaluate_summaries
+
+    print_report(evaluate_summaries(hyp, ref), as_json, ["rouge1", "rouge2", "rougeL", "documents"])
+
+
+@evaluate_app.command("answer")
+def evaluate_answer(
+    predictions: str = typer.Option(..., "--predictions", help="JSON object {id: answer text} (nlpcli answer --format squad)."),
+    data: str = typer.Option(..., "--data", help="SQuAD v1.1 JSON with the gold answers."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Exact match and F1 with the official SQuAD v1.1 normalisation."""
+    from nlpcli.evaluate import evaluate_answers
+
+    report = evaluate_answers(predictions, data)
+    if report["unanswered"]:
+        console.warn(f"{report['unanswered']} question(s) have no prediction and score 0")
+    print_report(report, as_json, ["exact_match", "f1", "questions"])
+
+
+@evaluate_app.command("classify-sentiment")
+def evaluate_classify_sentiment(
+    predictions: str = typer.Option(..., "--predictions", help="label[<TAB>probability] lines, or jsonl with \"label\"."),
+    gold: str = typer.Option(..., "--gold", help="Gold labels: lines, jsonl, or a TSV with a 'label' column."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Accuracy and macro-F1."""
+    from nlpcli.evaluate import evaluate_sentiment
+
+    print_report(evaluate_sentiment(predictions, gold), as_json, ["accuracy", "macro_f1", "examples"])
+
+
+@evaluate_app.command("tag-entities")
+def evaluate_tag_entities(
+    predictions: str = typer.Option(..., "--predictions", help="CoNLL: token ... tag, blank line between sentences."),
+    gold: str = typer.Option(..., "--gold", help="Gold CoNLL file (tag in the last column)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Entity-level precision, recall and F1, overall and per type, counted as conlleval counts."""
+    from nlpcli.evaluate import evaluate_entities
+
+    report = evaluate_entities(predictions, gold)
+    if as_json:
+        print(json.dumps(report, indent=1))
+        return
+    print(report["signature"])
+    print(f"overall precision = {report['precision']} recall = {report['recall']} f1 = {report['f1']} "
+          f"(token accuracy {report['token_accuracy']}, {report['phrases_gold']} gold / {report['phrases_predicted']} predicted phrases)")
+    for kind, scores in report["per_type"].items():
+        print(f"{kind:>8} precision = {scores['precision']} recall = {scores['recall']} f1 = {scores['f1']} ({scores['predicted']} predicted)")
+
+
 @app.command()
 def info(
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
@@ -202,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: maps every failure to an exit code and one line on stderr."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="nlpcli", standalone_mode=False)
-        return 0
+        # Typer turns Ctrl-C into a returned 130; a command's own result is None
+        code = command.main(args=argv, prog_name="nlpcli", standalone_mode=False)
+        if code == 130:
+            console.error("interrupted")
+        return code if isinstance(code, int) else 0
     except typer.Exit as done:
         return done.exit_code
     except (typer.Abort, KeyboardInterrupt):

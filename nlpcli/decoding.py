@@ -69,7 +69,8 @@ def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, 
                 results[sentence] = _hypothesis(tokens[sentence], logprobs[sentence], 1.0)
                 finished_rows.append(row)
         if finished_rows:
-            keep = [r for r in range(len(alive)) if r not in set(finished_rows)]
+            done = set(finished_rows)
+            keep = [r for r in range(len(alive)) if r not in done]
             if not keep:
                 break
             keep_rows = torch.tensor(keep, device=src_ids.device)

@@ -172,3 +172,61 @@ def test_random_unicode_lines_give_as_many_output_lines(toy_checkpoint, texts):
     out = lines(result)
     assert len(out) == len(texts)
     assert all(o == "" for o, t in zip(out, texts) if not t.strip())
+
+
+def test_ctrl_c_exits_130_keeping_finished_records_whole(toy_checkpoint, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "nlpcli", "translate", "-c", str(toy_checkpoint), "--beam", "1",
+                                    "--batch-size", "8"], stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.PIPE,
+                                   env=ENV)
+        process.stdin.write(b"a man runs\n" * 200)
+        process.stdin.flush()  # stdin stays open: nlpcli translates the first chunk, then waits for more input
+        deadline = time.time() + 120
+        while out.stat().st_size == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, error = process.communicate(timeout=60)
+    assert process.returncode == 130 and b"interrupted" in error and b"Traceback" not in error
+    output = out.read_bytes()
+    assert output.endswith(b"\n") and set(output.decode().splitlines()) == {"ein mann rennt"}
+    assert len(output.splitlines()) == 128  # the first chunk (16 x batch size), whole
+
+
+def test_evaluate_the_other_tasks_from_files(tmp_path):
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps({"version": "1.1", "data": [{"title": "T", "paragraphs": [{
+        "context": "The Eiffel Tower is in Paris.", "qas": [
+            {"id": "a", "question": "Where?", "answers": [{"text": "Paris", "answer_start": 23}]},
+            {"id": "b", "question": "What?", "answers": [{"text": "The Eiffel Tower", "answer_start": 0}]}]}]}]}))
+    predictions = tmp_path / "pred.json"
+    predictions.write_text(json.dumps({"a": "in Paris", "b": "Eiffel Tower"}))
+    answer = json.loads(nlpcli("evaluate", "answer", "--predictions", predictions, "--data", squad, "--json").stdout)
+    assert answer["exact_match"] == 50.0 and answer["f1"] == pytest.approx(100 * (2 / 3 + 1) / 2, abs=0.01)
+
+    gold, tagged = tmp_path / "gold.conll", tmp_path / "pred.conll"
+    gold.write_text("-DOCSTART- -X- -X- O\n\nJohn NNP B-NP B-PER\nlives VBZ B-VP O\nin IN B-PP O\nParis NNP B-NP B-LOC\n\n")
+    tagged.write_text("John\tB-PER\nlives\tO\nin\tO\nParis\tB-ORG\n\n")
+    entities = nlpcli("evaluate", "tag-entities", "--predictions", tagged, "--gold", gold)
+    assert entities.returncode == 0 and "overall precision = 50.0 recall = 50.0 f1 = 50.0" in entities.stdout.decode()
+    tagged.write_text("John\tB-PER\nlives\tO\n\n")
+    mismatch = nlpcli("evaluate", "tag-entities", "--predictions", tagged, "--gold", gold)
+    assert mismatch.returncode == 1 and b"does not match gold" in mismatch.stderr
+
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("the cat sat\n")
+    ref.write_text("the cat sat on the mat\n")
+    rouge = json.loads(nlpcli("evaluate", "summarize", "--hyp", hyp, "--ref", ref, "--json").stdout)
+    assert rouge["rouge2"] == pytest.approx(57.14, abs=0.01) and rouge["documents"] == 1
+    hyp.write_text("")
+    assert b"is empty" in nlpcli("evaluate", "summarize", "--hyp", hyp, "--ref", ref).stderr
+
+    pred, labels = tmp_path / "sent.txt", tmp_path / "gold.tsv"
+    pred.write_text("positive\t0.9\nnegative\t0.8\n")
+    labels.write_text("sentence\tlabel\ngood \t1\nbad \t1\n")
+    sentiment = nlpcli("evaluate", "classify-sentiment", "--predictions", pred, "--gold", labels)
+    assert sentiment.returncode == 0 and "accuracy = 50.0" in sentiment.stdout.decode()

@@ -173,6 +173,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "best_score": self.best_score, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
         }
 
         def write_files(staging: Path) -> None:
@@ -193,6 +194,8 @@ class Trainer:
         self.best_score, self.elapsed = state["best_score"], state["elapsed"]
         self.tokens_seen = state["tokens_seen"]
         torch.set_rng_state(state["torch_rng"].cpu())
+        if self.device.type == "cuda" and state.get("cuda_rng"):
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         log(f"resumed {self.run_dir} at step {self.step} (epoch {self.epoch}, batch {self.batch_in_epoch})")
 
     def record(self, event: dict) -> None:
