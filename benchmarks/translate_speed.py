@@ -24,40 +24,23 @@ def translate_once(checkpoint: str, sources: list[str], references: list[str], b
     import torch
 
     from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.decoding import beam_search, greedy_search
     from nlpcli.metrics import bleu
-    from nlpcli.translate import encode_source, Translator
+    from nlpcli.translate import TranslationSettings, Translator, encode_source
 
     torch.set_num_threads(threads)
     loaded = load_checkpoint(checkpoint)
-    tokenizer, model = loaded.tokenizer, loaded.model
-    translator = Translator(model, tokenizer)
-    encoded = [encode_source(tokenizer, s, "de", model.config.max_positions)[0] for s in sources]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
-    batches = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        src = torch.full((len(rows), len(encoded[rows[0]])), tokenizer.pad_id, dtype=torch.long)
-        for r, i in enumerate(rows):
-            src[r, : len(encoded[i])] = torch.tensor(encoded[i])
-        batches.append((rows, src))
-
-    timings, outputs = [], {}
-    for _ in range(repeats):
-        target_tokens = 0
+    tokenizer = loaded.tokenizer
+    translator = Translator(loaded.model, tokenizer)
+    settings = TranslationSettings(beam=beam, batch_size=batch_size)
+    encoded = [encode_source(tokenizer, s, "de", translator.max_positions)[0] for s in sources]
+    timings = []
+    for _ in range(repeats):  # tokenization above and detokenization below stay outside the timed part
         started = time.perf_counter()
-        for rows, src in batches:
-            max_len = translator.max_new_tokens(src.size(1), 0)
-            if beam == 1:
-                hyps = greedy_search(model, src, [tokenizer.bos_id], tokenizer.eos_id, max_len)
-            else:
-                hyps = [h[0] for h in beam_search(model, src, [tokenizer.bos_id], tokenizer.eos_id, max_len, beam_size=beam)]
-            for i, h in zip(rows, hyps):
-                outputs[i] = h.tokens
-                target_tokens += len(h.tokens)
+        outputs = [nbest[0].tokens for nbest in translator.translate_ids(encoded, settings)]
         timings.append(time.perf_counter() - started)
+    target_tokens = sum(len(tokens) for tokens in outputs)
     seconds = sorted(timings)[len(timings) // 2]  # median
-    hypotheses = [tokenizer.decode(outputs[i]) for i in range(len(sources))]
+    hypotheses = [tokenizer.decode(tokens) for tokens in outputs]
     return {
         "beam": beam, "batch_size": batch_size, "threads": threads, "sentences": len(sources),
         "target_tokens_per_s": round(target_tokens / seconds, 1), "sentences_per_s": round(len(sources) / seconds, 2),

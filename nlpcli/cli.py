@@ -213,7 +213,8 @@ def info(
         for data in training.get("data", []):
             lines.append(f"  data       {data['name']} ({data['path']}, weight {data['weight']})")
     for name, score in details["evaluation"].items():
-        lines.append(f"score        {name}: {score}")
+        figures = "  ".join(f"{key.upper() if key != 'chrf' else 'chrF'} {score[key]}" for key in ("bleu", "chrf", "ter") if key in score)
+        lines.append(f"dev score    {name:<22} {figures}  (beam {score.get('beam')}, {score.get('sentences')} sentences)")
     print("\n".join(lines))
 
 

@@ -51,27 +51,30 @@ class Translator:
     def translate(self, texts: list[str], target: str, settings: TranslationSettings) -> tuple[list[list[Translation]], list[bool]]:
         """Returns, per input text, its n-best translations (empty for a blank
         text) and whether the source was truncated to fit the model."""
-        import torch
-
-        from nlpcli.decoding import beam_search, greedy_search
-
         results: list[list[Translation]] = [[] for _ in texts]
         truncated = [False] * len(texts)
         encoded = {}
         for index, text in enumerate(texts):
             if text.strip():
                 encoded[index], truncated[index] = encode_source(self.tokenizer, text, target, self.max_positions)
+        hypotheses = self.translate_ids(list(encoded.values()), settings)
+        for index, nbest in zip(encoded, hypotheses):
+            results[index] = [Translation(self.tokenizer.decode(h.tokens), h.score, h.token_logprobs, h.tokens) for h in nbest]
+        return results, truncated
+
+    def translate_ids(self, sources: list[list[int]], settings: TranslationSettings) -> list[list]:
+        """n-best Hypothesis lists for encoded sources, in the order given."""
+        from nlpcli.batching import pad
+        from nlpcli.decoding import beam_search, greedy_search
+
+        results: list[list] = [[] for _ in sources]
         # batches of similar length waste little on padding; results go back to input order
-        order = sorted(encoded, key=lambda i: len(encoded[i]), reverse=True)
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]), reverse=True)
         prefix = [self.tokenizer.bos_id]
         for start in range(0, len(order), settings.batch_size):
             batch = order[start : start + settings.batch_size]
-            longest = len(encoded[batch[0]])
-            src = torch.full((len(batch), longest), self.tokenizer.pad_id, dtype=torch.long)
-            for row, index in enumerate(batch):
-                src[row, : len(encoded[index])] = torch.tensor(encoded[index])
-            src = src.to(self.device)
-            max_len = self.max_new_tokens(longest, settings.max_len)
+            src = pad([sources[i] for i in batch], self.tokenizer.pad_id).to(self.device)
+            max_len = self.max_new_tokens(src.size(1), settings.max_len)
             if settings.beam == 1 and settings.n_best == 1:
                 nbest = [[h] for h in greedy_search(self.model, src, prefix, self.tokenizer.eos_id, max_len)]
             else:
@@ -80,10 +83,8 @@ class Translator:
                     beam_size=settings.beam, n_best=settings.n_best, length_penalty=settings.length_penalty,
                 )
             for index, hyps in zip(batch, nbest):
-                results[index] = [
-                    Translation(self.tokenizer.decode(h.tokens), h.score, h.token_logprobs, h.tokens) for h in hyps
-                ]
-        return results, truncated
+                results[index] = hyps
+        return results
 
     def max_new_tokens(self, source_length: int, cap: int) -> int:
         room = self.max_positions - 1  # the decoder prefix takes one position

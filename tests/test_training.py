@@ -6,7 +6,7 @@ from safetensors.torch import load_file
 
 from conftest import write_toy_recipe
 from nlpcli.errors import RecipeError
-from nlpcli.training.batching import Pool, epoch_batches
+from nlpcli.batching import Pool, epoch_batches
 from nlpcli.training.recipe import load_recipe
 from nlpcli.training.trainer import Trainer
 

@@ -27,7 +27,7 @@ from nlpcli.metrics import bleu
 from nlpcli.model import Seq2SeqTransformer
 from nlpcli.tasks import language_token, parse_direction
 from nlpcli.tokenizer import Tokenizer
-from nlpcli.training.batching import Pool, collate, epoch_batches
+from nlpcli.batching import Pool, collate, epoch_batches
 from nlpcli.training.recipe import DatasetSpec, Recipe
 from nlpcli.translate import TranslationSettings, Translator
 
