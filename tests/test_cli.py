@@ -230,3 +230,17 @@ def test_evaluate_the_other_tasks_from_files(tmp_path):
     labels.write_text("sentence\tlabel\ngood \t1\nbad \t1\n")
     sentiment = nlpcli("evaluate", "classify-sentiment", "--predictions", pred, "--gold", labels)
     assert sentiment.returncode == 0 and "accuracy = 50.0" in sentiment.stdout.decode()
+
+
+def test_stream_mode_answers_each_line_as_it_is_read(toy_checkpoint):
+    process = subprocess.Popen([sys.executable, "-m", "nlpcli", "translate", "-c", str(toy_checkpoint), "--stream"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    try:
+        for source, expected in (("a man runs\n", b"ein mann rennt\n"), ("\n", b"\n"), ("a cat\n", b"ein katze\n")):
+            process.stdin.write(source.encode())
+            process.stdin.flush()  # stdin stays open, as with a co-process
+            assert process.stdout.readline() == expected
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
