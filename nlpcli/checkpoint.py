@@ -43,6 +43,7 @@ def write_atomically(folder: Path, write_files) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         write_files(staging)
+        _use_default_permissions(staging)
         if folder.exists():
             retired = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(retired, ignore_errors=True)
@@ -54,6 +55,16 @@ def write_atomically(folder: Path, write_files) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _use_default_permissions(folder: Path) -> None:
+    """mkdtemp (and safetensors) create owner-only files; a checkpoint should be
+    readable like any file the user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for file in folder.iterdir():
+        os.chmod(file, 0o666 & ~umask)
 
 
 def save_checkpoint(folder, model, tokenizer, info: CheckpointInfo, model_card: str | None = None) -> None:
