@@ -130,7 +130,6 @@ class LoadedCheckpoint:
 
 
 def load_checkpoint(folder=None, device: str = "cpu") -> LoadedCheckpoint:
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

@@ -3,7 +3,6 @@ input order, and turn every I/O problem into a one-line error naming the place."
 from __future__ import annotations
 
 import io
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -133,7 +132,3 @@ class OutputWriter:
             self.close()
         except (OutputClosed, ValueError):
             pass
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false", "no")

@@ -182,7 +182,10 @@ def test_ctrl_c_exits_130_keeping_finished_records_whole(toy_checkpoint, tmp_pat
     with open(out, "wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "nlpcli", "translate", "-c", str(toy_checkpoint), "--beam", "1",
                                     "--batch-size", "8"], stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.PIPE,
-                                   env=ENV)
+                                   env=ENV,
+                                   # a shell without job control starts background jobs with SIGINT ignored,
+                                   # and Python keeps it so; a terminal's Ctrl-C reaches a default handler
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         process.stdin.write(b"a man runs\n" * 200)
         process.stdin.flush()  # stdin stays open: nlpcli translates the first chunk, then waits for more input
         deadline = time.time() + 120

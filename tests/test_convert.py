@@ -1,6 +1,5 @@
 """Our core is numerically the same model as Hugging Face's M2M100."""
 import json
-import logging
 
 import pytest
 import torch
