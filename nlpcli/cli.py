@@ -176,7 +176,7 @@ def evaluate_tag_entities(
 
     report = evaluate_entities(predictions, gold)
     if as_json:
-        print(json.dumps(report, indent=1))
+        print_report(report, as_json=True, keys=[])
         return
     print(report["signature"])
     print(f"overall precision = {report['precision']} recall = {report['recall']} f1 = {report['f1']} "

@@ -56,6 +56,9 @@ def evaluate_answers(predictions_path: str, data_path: str) -> dict:
         predictions = json.loads(stream.read().decode("utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{input_name(predictions_path)}: not a JSON object of answers ({error})") from None
+    finally:
+        if predictions_path not in (None, "-"):
+            stream.close()
     if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
         raise InputError(f"{input_name(predictions_path)}: expected one JSON object {{\"id\": \"answer text\"}}")
     questions = read_squad(data_path)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nlpcli import console
-from nlpcli.checkpoint import CheckpointInfo, save_checkpoint, write_atomically
+from nlpcli.checkpoint import TIED_WEIGHTS, CheckpointInfo, save_checkpoint, write_atomically
 from nlpcli.errors import RecipeError
 from nlpcli.metrics import bleu
 from nlpcli.model import Seq2SeqTransformer
@@ -167,7 +167,7 @@ class Trainer:
         from safetensors.torch import save_file
 
         weights = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()
-                   if k not in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")}
+                   if k not in TIED_WEIGHTS}
         trainer_state = {
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
