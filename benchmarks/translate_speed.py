@@ -25,14 +25,16 @@ def translate_once(checkpoint: str, sources: list[str], references: list[str], b
 
     from nlpcli.checkpoint import load_checkpoint
     from nlpcli.metrics import bleu
-    from nlpcli.translate import TranslationSettings, Translator, encode_source
+    from nlpcli.tasks import language_token
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.translate import Translator
 
     torch.set_num_threads(threads)
     loaded = load_checkpoint(checkpoint)
     tokenizer = loaded.tokenizer
     translator = Translator(loaded.model, tokenizer)
-    settings = TranslationSettings(beam=beam, batch_size=batch_size)
-    encoded = [encode_source(tokenizer, s, "de", translator.max_positions)[0] for s in sources]
+    settings = GenerationSettings(beam=beam, batch_size=batch_size)
+    encoded = [tokenizer.encode_task_input(language_token("de"), s, translator.max_positions)[0] for s in sources]
     timings = []
     for _ in range(repeats):  # tokenization above and detokenization below stay outside the timed part
         started = time.perf_counter()

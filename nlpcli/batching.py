@@ -8,7 +8,8 @@ import torch
 
 @dataclass
 class Pool:
-    """Encoded examples of one data set (all its directions) and its sampling weight."""
+    """Encoded examples of one data set (all its directions) and its sampling weight.
+    A target is a token sequence, a tag per source token, or a label / span, by task."""
 
     name: str
     sources: list[list[int]]
@@ -52,12 +53,6 @@ def epoch_batches(pools: list[Pool], batch_tokens: int, seed: int, epoch: int) -
     if current:
         batches.append(current)
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-
-
-def collate(pools: list[Pool], batch: list[tuple[int, int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    sources = [pools[p].sources[i] for p, i in batch]
-    targets = [pools[p].targets[i] for p, i in batch]
-    return pad(sources, pad_id), pad(targets, pad_id)
 
 
 def pad(sequences: list[list[int]], pad_id: int) -> torch.Tensor:

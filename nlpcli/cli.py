@@ -18,7 +18,7 @@ from nlpcli import console
 from nlpcli.errors import InputError, NlpcliError, OutputClosed
 
 app = typer.Typer(
-    help="Translate text from the shell with one attention encoder-decoder Transformer.",
+    help="Translate, summarize, answer, classify sentiment and tag entities with one attention encoder-decoder Transformer.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -56,49 +56,252 @@ def main_options(
         os.environ["NLPCLI_DEBUG"] = "1"
 
 
+class InputFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+TEXTS_HELP = "Texts (default: read -i FILE or stdin, one per line)."
+INPUT_OPTION = typer.Option(None, "--input", "-i", help="Input file, one record per line ('-' for stdin).")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Output file (default: stdout).")
+BATCH_OPTION = typer.Option(32, "--batch-size", help="Records run through the model together.")
+THREADS_OPTION = typer.Option(None, "--threads", help="CPU threads (default: PyTorch's choice).")
+STREAM_OPTION = typer.Option(False, "--stream", help="Answer line by line (automatic when stdin is a terminal).")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No warnings.")
+ENCODING_OPTION = typer.Option(EncodingErrors.strict, "--encoding-errors", help="strict: invalid UTF-8 is an error; replace: U+FFFD and a warning.")
+
+
+def load_for(task: str, checkpoint, device: str, threads, quiet: bool):
+    """Settle console, threads and device, load the checkpoint and check it serves ``task``."""
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.runtime import select_device, set_threads
+    from nlpcli.tasks import check_task
+
+    console.set_quiet(quiet)
+    set_threads(threads)
+    device = select_device(device)
+    loaded = load_checkpoint(checkpoint, device)
+    check_task(loaded.info, task)
+    return loaded, device
+
+
+def is_interactive(texts, input: str | None, stream: bool) -> bool:
+    from nlpcli.textio import stdin_is_interactive
+
+    return stream or (not texts and input in (None, "-") and stdin_is_interactive())
+
+
+def run_records(texts, input, output, encoding_errors: EncodingErrors, stream: bool, batch_size: int, label: str, make_handler) -> None:
+    """Records from arguments, a file or stdin, through ``make_handler(source name)``'s
+    chunk handler, to the output in input order."""
+    from nlpcli.textio import OutputWriter, process_records, records_from
+
+    records, name = records_from(texts, input, encoding_errors.value, console.warn)
+    interactive = is_interactive(texts, input, stream)
+    with OutputWriter(output) as writer, console.progress(label) as update:
+        process_records(records, writer, make_handler(name), 1 if interactive else 16 * batch_size,
+                        None if interactive else update)
+
+
 @app.command()
 def translate(
     texts: Optional[list[str]] = typer.Argument(None, help="Sentences to translate (default: read -i FILE or stdin, one per line)."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help="Input file, one sentence per line ('-' for stdin)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
+    input: Optional[str] = INPUT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
     src: Optional[str] = typer.Option(None, "--src", help="Source language (optional; checked against the checkpoint's directions)."),
     tgt: str = typer.Option("de", "--tgt", help="Target language."),
     beam: int = typer.Option(4, "--beam", help="Beam size (1 = greedy)."),
     n_best: int = typer.Option(1, "--n-best", help="Hypotheses per sentence (text: Moses 'i ||| text ||| score' lines)."),
     max_len: int = typer.Option(0, "--max-len", help="Most target tokens per sentence (0: 1.5 x source + 10)."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Sentences decoded together."),
+    batch_size: int = BATCH_OPTION,
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text, or jsonl with source, translation and score (log-probability)."),
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
     device: str = DEVICE_OPTION,
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: PyTorch's choice)."),
-    stream: bool = typer.Option(False, "--stream", help="Answer line by line (automatic when stdin is a terminal)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No warnings."),
-    encoding_errors: EncodingErrors = typer.Option(EncodingErrors.strict, "--encoding-errors", help="strict: invalid UTF-8 is an error; replace: U+FFFD and a warning."),
+    threads: Optional[int] = THREADS_OPTION,
+    stream: bool = STREAM_OPTION,
+    quiet: bool = QUIET_OPTION,
+    encoding_errors: EncodingErrors = ENCODING_OPTION,
 ) -> None:
     """Translate sentences, one output line per input line, in input order."""
-    from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.runtime import select_device, set_threads
-    from nlpcli.textio import OutputWriter, records_from, stdin_is_interactive
-    from nlpcli.translate import TranslationSettings, Translator, check_direction, translate_stream
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.textio import OutputWriter, records_from
+    from nlpcli.translate import Translator, check_direction, translate_stream
 
-    console.set_quiet(quiet)
-    settings = TranslationSettings(
+    settings = GenerationSettings(
         beam=positive("--beam", beam), n_best=positive("--n-best", n_best),
         max_len=positive("--max-len", max_len) if max_len else 0, batch_size=positive("--batch-size", batch_size),
     )
     if n_best > beam:
         raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")
-    set_threads(threads)
-    device = select_device(device)
-    loaded = load_checkpoint(checkpoint, device)
+    loaded, device = load_for("translate", checkpoint, device, threads, quiet)
     check_direction(loaded.info, src, tgt)
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
-    interactive = stream or (not texts and input in (None, "-") and stdin_is_interactive())
+    interactive = is_interactive(texts, input, stream)
     translator = Translator(loaded.model, loaded.tokenizer, device)
     with OutputWriter(output) as writer, console.progress("translating") as update:
         translate_stream(translator, records, writer, tgt, settings, format.value,
                          chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn,
                          on_progress=None if interactive else update)
+
+
+@app.command()
+def summarize(
+    texts: Optional[list[str]] = typer.Argument(None, help="Documents to summarize (default: read -i FILE or stdin, one per line)."),
+    input: Optional[str] = INPUT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+    input_format: InputFormat = typer.Option(InputFormat.text, "--input-format", help="text (one document a line) or jsonl (a \"document\" field)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text, or jsonl with document, summary and score."),
+    beam: int = typer.Option(4, "--beam", help="Beam size (1 = greedy)."),
+    max_len: int = typer.Option(48, "--max-len", help="Most summary tokens."),
+    min_len: int = typer.Option(0, "--min-len", help="Fewest summary tokens."),
+    no_repeat_ngram: int = typer.Option(3, "--no-repeat-ngram", help="Forbid repeating an n-gram of this size (0: allow)."),
+    batch_size: int = BATCH_OPTION,
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    device: str = DEVICE_OPTION,
+    threads: Optional[int] = THREADS_OPTION,
+    stream: bool = STREAM_OPTION,
+    quiet: bool = QUIET_OPTION,
+    encoding_errors: EncodingErrors = ENCODING_OPTION,
+) -> None:
+    """Summarize documents, one summary line per input line, in input order."""
+    from nlpcli.decoding import Constraints, GenerationSettings
+    from nlpcli.summarize import Summarizer, summary_handler
+
+    if min_len < 0 or no_repeat_ngram < 0:
+        raise InputError("--min-len and --no-repeat-ngram must be 0 or more")
+    if min_len > max_len:
+        raise InputError(f"--min-len {min_len} cannot exceed --max-len {max_len}")
+    settings = GenerationSettings(beam=positive("--beam", beam), max_len=positive("--max-len", max_len),
+                                  batch_size=positive("--batch-size", batch_size),
+                                  constraints=Constraints(min_len=min_len, no_repeat_ngram=no_repeat_ngram))
+    loaded, device = load_for("summarize", checkpoint, device, threads, quiet)
+    summarizer = Summarizer(loaded.model, loaded.tokenizer, device, loaded.info.tasks["summarize"].get("window", 0))
+    run_records(texts, input, output, encoding_errors, stream, batch_size, "summarizing",
+                lambda name: summary_handler(summarizer, settings, format.value, input_format.value, name, console.warn))
+
+
+class AnswerFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+    squad = "squad"
+
+
+class QuestionFormat(str, Enum):
+    auto = "auto"
+    text = "text"
+    jsonl = "jsonl"
+    squad = "squad"
+
+
+@app.command()
+def answer(
+    questions: Optional[list[str]] = typer.Argument(None, help="Questions about --context (default: read -i FILE or stdin)."),
+    context: Optional[str] = typer.Option(None, "--context", help="The text to answer from: a file, or the text itself."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help="Questions: lines (with --context), jsonl {id, context, question}, or a SQuAD v1.1 .json file."),
+    output: Optional[str] = OUTPUT_OPTION,
+    input_format: QuestionFormat = typer.Option(QuestionFormat.auto, "--input-format", help="auto: text with --context, squad for a .json file, else jsonl."),
+    format: AnswerFormat = typer.Option(AnswerFormat.text, "--format", help="text (the answer), jsonl {id, question, answer, score, start, end}, or squad ({id: answer} for the official script)."),
+    batch_size: int = BATCH_OPTION,
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    device: str = DEVICE_OPTION,
+    threads: Optional[int] = THREADS_OPTION,
+    stream: bool = STREAM_OPTION,
+    quiet: bool = QUIET_OPTION,
+    encoding_errors: EncodingErrors = ENCODING_OPTION,
+) -> None:
+    """Answer questions with a span of the given context."""
+    from nlpcli.answer import QuestionAnswerer, answer_questions, question_records, read_context, squad_question_records
+    from nlpcli.textio import OutputWriter, records_from
+
+    positive("--batch-size", batch_size)
+    kind = input_format.value
+    if kind == "auto":
+        kind = "text" if context is not None or questions else "squad" if (input or "").endswith(".json") else "jsonl"
+    if kind == "text" and context is None:
+        raise InputError("questions as text need --context (or give -i a jsonl or SQuAD file)")
+    loaded, device = load_for("answer", checkpoint, device, threads, quiet)
+    served = loaded.info.tasks["answer"]
+    answerer = QuestionAnswerer(loaded.model, loaded.tokenizer, device, served.get("window", 256), served.get("stride", 128))
+    if kind == "squad":
+        if not input or input == "-":
+            raise InputError("--input-format squad needs -i FILE (a SQuAD v1.1 JSON file)")
+        items, name = squad_question_records(input), input
+    else:
+        records, name = records_from(questions, input, encoding_errors.value, console.warn)
+        items = question_records(records, kind, read_context(context) if context is not None else None, name)
+    interactive = is_interactive(questions, input, stream) and kind != "squad"
+    with OutputWriter(output) as writer, console.progress("answering") as update:
+        answer_questions(answerer, items, writer, format.value, 1 if interactive else batch_size,
+                         None if interactive else update)
+
+
+@app.command("classify-sentiment")
+def classify_sentiment(
+    texts: Optional[list[str]] = typer.Argument(None, help=TEXTS_HELP),
+    input: Optional[str] = INPUT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+    input_format: InputFormat = typer.Option(InputFormat.text, "--input-format", help="text (one text a line) or jsonl (a \"text\" field)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (label<TAB>probability) or jsonl {text, label, score}."),
+    batch_size: int = BATCH_OPTION,
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    device: str = DEVICE_OPTION,
+    threads: Optional[int] = THREADS_OPTION,
+    stream: bool = STREAM_OPTION,
+    quiet: bool = QUIET_OPTION,
+    encoding_errors: EncodingErrors = ENCODING_OPTION,
+) -> None:
+    """Label each text positive or negative, with the label's probability."""
+    from nlpcli.sentiment import SentimentClassifier, sentiment_handler
+
+    positive("--batch-size", batch_size)
+    loaded, device = load_for("classify-sentiment", checkpoint, device, threads, quiet)
+    classifier = SentimentClassifier(loaded.model, loaded.tokenizer, device)
+    run_records(texts, input, output, encoding_errors, stream, batch_size, "classifying",
+                lambda name: sentiment_handler(classifier, batch_size, format.value, input_format.value, name, console.warn))
+
+
+class EntityFormat(str, Enum):
+    inline = "inline"
+    text = "text"  # the same as inline
+    jsonl = "jsonl"
+    conll = "conll"
+
+
+class EntityInputFormat(str, Enum):
+    text = "text"
+    conll = "conll"
+
+
+@app.command("tag-entities")
+def tag_entities(
+    texts: Optional[list[str]] = typer.Argument(None, help=TEXTS_HELP),
+    input: Optional[str] = INPUT_OPTION,
+    output: Optional[str] = OUTPUT_OPTION,
+    input_format: EntityInputFormat = typer.Option(EntityInputFormat.text, "--input-format", help="text (raw lines) or conll (a token a line, first column; output lines up with the input)."),
+    format: EntityFormat = typer.Option(EntityFormat.inline, "--format", help="inline ([PER John] ...), jsonl {text, entities}, or conll (token<TAB>tag)."),
+    batch_size: int = BATCH_OPTION,
+    checkpoint: Optional[Path] = CHECKPOINT_OPTION,
+    device: str = DEVICE_OPTION,
+    threads: Optional[int] = THREADS_OPTION,
+    stream: bool = STREAM_OPTION,
+    quiet: bool = QUIET_OPTION,
+    encoding_errors: EncodingErrors = ENCODING_OPTION,
+) -> None:
+    """Find PER, ORG, LOC and MISC entities."""
+    from nlpcli.entities import EntityTagger, entity_handler, tag_conll_stream
+    from nlpcli.textio import OutputWriter, records_from
+
+    positive("--batch-size", batch_size)
+    loaded, device = load_for("tag-entities", checkpoint, device, threads, quiet)
+    tagger = EntityTagger(loaded.model, loaded.tokenizer, device)
+    if input_format == EntityInputFormat.conll:
+        records, name = records_from(texts, input, encoding_errors.value, console.warn)
+        with OutputWriter(output) as writer, console.progress("tagging") as update:
+            tag_conll_stream(tagger, records, writer, batch_size, name, console.warn, update)
+        return
+    fmt = "inline" if format == EntityFormat.text else format.value
+    run_records(texts, input, output, encoding_errors, stream, batch_size, "tagging",
+                lambda name: entity_handler(tagger, batch_size, fmt, name, console.warn))
 
 
 @evaluate_app.command("translate")
@@ -185,6 +388,10 @@ def evaluate_tag_entities(
         print(f"{kind:>8} precision = {scores['precision']} recall = {scores['recall']} f1 = {scores['f1']} ({scores['predicted']} predicted)")
 
 
+SCORE_LABELS = {"bleu": "BLEU", "chrf": "chrF", "ter": "TER", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
+                "accuracy": "accuracy", "macro_f1": "macro-F1", "exact_match": "EM", "precision": "P", "recall": "R", "f1": "F1"}
+
+
 @app.command()
 def info(
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
@@ -206,15 +413,19 @@ def info(
         f"{model['encoder_layers']}+{model['decoder_layers']} layers, vocabulary {model['vocab_size']}",
     ]
     for task, spec in details["tasks"].items():
-        lines.append(f"task         {task}: {', '.join(spec.get('directions', [])) or 'yes'}")
+        what = spec.get("directions") or spec.get("labels") or [t for t in spec.get("tags", []) if t.startswith("B-")]
+        window = f" (window {spec['window']} tokens)" if "window" in spec else ""
+        lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}")
     if training:
         lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
                      f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
         for data in training.get("data", []):
             lines.append(f"  data       {data['name']} ({data['path']}, weight {data['weight']})")
     for name, score in details["evaluation"].items():
-        figures = "  ".join(f"{key.upper() if key != 'chrf' else 'chrF'} {score[key]}" for key in ("bleu", "chrf", "ter") if key in score)
-        lines.append(f"dev score    {name:<22} {figures}  (beam {score.get('beam')}, {score.get('sentences')} sentences)")
+        figures = "  ".join(f"{label} {score[key]}" for key, label in SCORE_LABELS.items() if key in score)
+        size = next((f"{score[key]} {key}" for key in ("sentences", "documents", "examples", "questions") if key in score), "")
+        beam = f"beam {score['beam']}, " if "beam" in score else ""
+        lines.append(f"dev score    {name:<22} {figures}  ({beam}{size})")
     print("\n".join(lines))
 
 

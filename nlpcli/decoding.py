@@ -44,12 +44,34 @@ class DecoderState:
         return F.log_softmax(self.model.output_logits(states[:, -1]).float(), dim=-1)
 
 
+@dataclass
+class Constraints:
+    """Limits on what may be generated (summaries use them; translation does not)."""
+
+    min_len: int = 0  # </s> is forbidden before this many tokens
+    no_repeat_ngram: int = 0  # no n-gram of this size appears twice in a hypothesis
+
+    def apply(self, step_logprobs: torch.Tensor, generated: list[list[int]], eos_id: int) -> torch.Tensor:
+        """Set forbidden next tokens to -inf; ``generated`` holds each row's tokens so far."""
+        if self.min_len and len(generated[0]) < self.min_len:
+            step_logprobs[:, eos_id] = float("-inf")
+        n = self.no_repeat_ngram
+        if n and len(generated[0]) >= n - 1:
+            for row, tokens in enumerate(generated):
+                context = tuple(tokens[len(tokens) - n + 1 :]) if n > 1 else ()
+                banned = [tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n - 1]) == context]
+                if banned:
+                    step_logprobs[row, banned] = float("-inf")
+        return step_logprobs
+
+
 def _prefix_tensor(prefix: list[int], rows: int, device) -> torch.Tensor:
     return torch.tensor(prefix, dtype=torch.long, device=device).expand(rows, -1)
 
 
 @torch.inference_mode()
-def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, max_len: int) -> list[Hypothesis]:
+def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, max_len: int,
+                  constraints: Constraints | None = None) -> list[Hypothesis]:
     """The most probable token at each step, until </s> or ``max_len`` tokens."""
     batch = src_ids.size(0)
     state = DecoderState(model, src_ids)
@@ -60,6 +82,8 @@ def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, 
     new_tokens = _prefix_tensor(prefix, batch, src_ids.device)
     for step in range(max_len):
         step_logprobs = state.step_logprobs(new_tokens)
+        if constraints:
+            step_logprobs = constraints.apply(step_logprobs, [tokens[i] for i in alive.tolist()], eos_id)
         best_logprob, best_token = step_logprobs.max(dim=-1)
         finished_rows = []
         for row, (sentence, token, logprob) in enumerate(zip(alive.tolist(), best_token.tolist(), best_logprob.tolist())):
@@ -95,6 +119,7 @@ def beam_search(
     beam_size: int = 4,
     n_best: int = 1,
     length_penalty: float = 1.0,
+    constraints: Constraints | None = None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Scores are normalised by length ** length_penalty;
     a sentence is done when it has ``beam_size`` finished hypotheses (as in
@@ -113,6 +138,8 @@ def beam_search(
 
     for step in range(max_len):
         step_logprobs = state.step_logprobs(new_tokens)
+        if constraints:
+            step_logprobs = constraints.apply(step_logprobs, beam_tokens.tolist(), eos_id)
         vocab = step_logprobs.size(-1)
         n_alive = alive.numel()
         total = (beam_scores.view(n_alive, k, 1) + step_logprobs.view(n_alive, k, vocab)).view(n_alive, k * vocab)
@@ -157,3 +184,41 @@ def beam_search(
         new_tokens = next_tokens[groups].reshape(-1, 1)
 
     return [sorted(hyps, key=lambda h: h.normalized_score, reverse=True)[:n_best] for hyps in finished]
+
+
+@dataclass
+class GenerationSettings:
+    beam: int = 4
+    n_best: int = 1
+    max_len: int = 0  # 0: 1.5 * source length + 10, within the model's positions
+    batch_size: int = 32
+    length_penalty: float = 1.0
+    constraints: Constraints | None = None
+
+
+def generate(model, sources: list[list[int]], settings: GenerationSettings, bos_id: int, eos_id: int, pad_id: int,
+             device="cpu") -> list[list[Hypothesis]]:
+    """n-best hypotheses for encoded sources, in the order given. Batches hold
+    sources of similar length, so little is spent on padding."""
+    from nlpcli.batching import pad
+
+    results: list[list[Hypothesis]] = [[] for _ in sources]
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]), reverse=True)
+    for start in range(0, len(order), settings.batch_size):
+        batch = order[start : start + settings.batch_size]
+        src = pad([sources[i] for i in batch], pad_id).to(device)
+        max_len = max_new_tokens(model.config.max_positions, src.size(1), settings.max_len)
+        if settings.beam == 1 and settings.n_best == 1:
+            nbest = [[h] for h in greedy_search(model, src, [bos_id], eos_id, max_len, settings.constraints)]
+        else:
+            nbest = beam_search(model, src, [bos_id], eos_id, max_len, beam_size=settings.beam, n_best=settings.n_best,
+                                length_penalty=settings.length_penalty, constraints=settings.constraints)
+        for index, hyps in zip(batch, nbest):
+            results[index] = hyps
+    return results
+
+
+def max_new_tokens(max_positions: int, source_length: int, cap: int) -> int:
+    room = max_positions - 1  # the decoder prefix takes one position
+    natural = int(1.5 * source_length) + 10
+    return max(1, min(room, cap or natural))

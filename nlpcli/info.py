@@ -15,6 +15,9 @@ def describe(folder: Path) -> dict:
     encoder_layer = attention + 2 * ffn * d + ffn + d + 4 * d
     decoder_layer = 2 * attention + 2 * ffn * d + ffn + d + 6 * d
     parameters = vocab * d + model["encoder_layers"] * encoder_layer + model["decoder_layers"] * decoder_layer + 4 * d
+    # the task output layers on the encoder: pooling + classifier, tagger, span pointer
+    labels, tags = model.get("sentiment_labels", 0), model.get("entity_tags", 0)
+    parameters += (d + 1 + labels * (d + 1) if labels else 0) + tags * (d + 1) + (2 * (d + 1) if model.get("answer_spans") else 0)
     return {
         "path": str(folder),
         "parameters": parameters,

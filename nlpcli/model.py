@@ -31,6 +31,11 @@ class ModelConfig:
     activation_dropout: float = 0.0
     max_positions: int = 1024
     pad_id: int = 1
+    # output layers on the encoder states, for the tasks that read their answer
+    # off the encoder (0 / False: the checkpoint does not serve that task)
+    sentiment_labels: int = 0
+    entity_tags: int = 0
+    answer_spans: bool = False
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -196,6 +201,21 @@ class Decoder(nn.Module):
         return self.layer_norm(x), weights
 
 
+class AttentionPooling(nn.Module):
+    """One learned query scores every encoder state; the softmax of the scores
+    weighs the states into one vector. The weights say which tokens a decision
+    rests on."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(d_model, 1)
+
+    def forward(self, states: torch.Tensor, padding_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = self.score(states).squeeze(-1).masked_fill(padding_mask, float("-inf"))
+        weights = scores.float().softmax(dim=-1).to(states.dtype)
+        return torch.einsum("bl,bld->bd", weights, states), weights
+
+
 class Seq2SeqTransformer(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -203,6 +223,13 @@ class Seq2SeqTransformer(nn.Module):
         self.shared = nn.Embedding(config.vocab_size, config.d_model, padding_idx=config.pad_id)
         self.encoder = Encoder(config, self.shared)
         self.decoder = Decoder(config, self.shared)
+        if config.sentiment_labels:
+            self.sentiment_pooling = AttentionPooling(config.d_model)
+            self.sentiment_head = nn.Linear(config.d_model, config.sentiment_labels)
+        if config.entity_tags:
+            self.entity_head = nn.Linear(config.d_model, config.entity_tags)
+        if config.answer_spans:
+            self.span_head = nn.Linear(config.d_model, 2)  # start and end score of each token
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -224,6 +251,23 @@ class Seq2SeqTransformer(nn.Module):
         memory, padding_mask, _ = self.encoder(src_ids)
         states, _ = self.decoder(tgt_in_ids, memory, padding_mask)
         return self.output_logits(states)
+
+    def sentiment_logits(self, src_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, labels) logits and the pooling weights over the input tokens."""
+        memory, padding_mask, _ = self.encoder(src_ids)
+        pooled, weights = self.sentiment_pooling(memory, padding_mask)
+        return self.sentiment_head(pooled), weights
+
+    def entity_logits(self, src_ids: torch.Tensor) -> torch.Tensor:
+        """(batch, src_len, tags): a BIO tag score for every input token."""
+        memory, _, _ = self.encoder(src_ids)
+        return self.entity_head(memory)
+
+    def span_logits(self, src_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end scores (batch, src_len) of every input token as the answer's boundary."""
+        memory, padding_mask, _ = self.encoder(src_ids)
+        start, end = self.span_head(memory).float().unbind(-1)
+        return start.masked_fill(padding_mask, float("-inf")), end.masked_fill(padding_mask, float("-inf"))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -78,6 +78,48 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
+def process_records(records: Iterable[Record], writer, handle_chunk, chunk_size: int, on_progress=None) -> int:
+    """Feed records to ``handle_chunk`` in chunks and write what it returns (a
+    list of output lines per record) in input order, flushing after each chunk,
+    so memory stays bounded and a stopped run keeps every finished record."""
+    count = 0
+    for chunk in chunks(records, chunk_size):
+        for lines in handle_chunk(chunk):
+            for line in lines:
+                writer.write(line)
+        count += len(chunk)
+        writer.flush()
+        if on_progress:
+            on_progress(count)
+    return count
+
+
+def record_handler(run, to_lines, source_name: str, warn, field: str | None = None, too_long: str = ""):
+    """A process_records chunk handler for a task that maps each text to one
+    result: ``run(texts) -> (results, truncated)``, ``to_lines(text, result) -> lines``.
+    With ``field`` the records are jsonl and the text is that field. A text cut
+    to the model's window gets a warning naming its line, ending ``too_long``."""
+    def handle_chunk(chunk: list[Record]) -> list[list[str]]:
+        texts = [field_of(r, field, source_name) if field else r.text for r in chunk]
+        results, truncated = run(texts)
+        for record, cut in zip(chunk, truncated):
+            if cut:
+                warn(f"{source_name}, line {record.line}: {too_long}")
+        return [to_lines(text, result) for text, result in zip(texts, results)]
+
+    return handle_chunk
+
+
+def field_of(record: Record, field: str, name: str) -> str:
+    """A string field of a jsonl record ('' for a blank line); errors name the line and field."""
+    from nlpcli.data.jsonl import parse_object, string_field
+
+    if not record.text.strip():
+        return ""
+    where = f"{name}, line {record.line}"
+    return string_field(parse_object(record.text, where), field, where)
+
+
 def stdin_is_interactive() -> bool:
     try:
         return sys.stdin.isatty()

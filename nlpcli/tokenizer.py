@@ -56,14 +56,43 @@ class Tokenizer:
         )
         return cls(buffer.getvalue())
 
+    def with_special_tokens(self, tokens: Sequence[str]) -> "Tokenizer":
+        """The same model with ``tokens`` appended as unsplittable pieces; existing
+        ids keep their meaning, so a trained model only needs new embedding rows."""
+        from sentencepiece import sentencepiece_model_pb2
+
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(self.model_proto)
+        present = {piece.piece for piece in proto.pieces}
+        for token in tokens:
+            if token not in present:
+                proto.pieces.add(piece=token, score=0.0, type=sentencepiece_model_pb2.ModelProto.SentencePiece.USER_DEFINED)
+        return Tokenizer(proto.SerializeToString())
+
     def __len__(self) -> int:
         return self.sp.get_piece_size()
 
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text)
 
+    def encode_task_input(self, token: str, text: str, max_tokens: int) -> tuple[list[int], bool]:
+        """``token pieces </s>`` cut to ``max_tokens``: the encoder input of a
+        task or translation direction. Returns the ids and whether text was cut."""
+        pieces = self.encode(text)
+        room = max_tokens - 2
+        return [self.token_id(token)] + pieces[:room] + [self.eos_id], len(pieces) > room
+
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return self.sp.encode(texts)
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids and each piece's (start, end) character span in ``text``; a piece
+        that only carries the word-boundary mark gets an empty span."""
+        proto = self.sp.encode(text, return_type="proto")
+        spans, offset_of_byte = [], _byte_to_char_offsets(text)
+        for piece in proto.pieces:
+            spans.append((offset_of_byte[piece.begin], offset_of_byte[piece.end]))
+        return [piece.id for piece in proto.pieces], spans
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.sp.decode([i for i in ids if i > UNK_ID])
@@ -77,3 +106,12 @@ class Tokenizer:
         if token_id == UNK_ID and token != self.sp.id_to_piece(UNK_ID):
             raise KeyError(token)
         return token_id
+
+
+def _byte_to_char_offsets(text: str) -> list[int]:
+    """SentencePiece reports UTF-8 byte offsets; index i gives the character offset of byte i."""
+    offsets = []
+    for index, char in enumerate(text):
+        offsets += [index] * len(char.encode("utf-8"))
+    offsets.append(len(text))
+    return offsets

@@ -4,14 +4,15 @@ import subprocess
 import sys
 
 from nlpcli.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from nlpcli.translate import TranslationSettings, Translator
+from nlpcli.decoding import GenerationSettings
+from nlpcli.translate import Translator
 
 
 def test_shipped_checkpoint_translates_both_directions():
     loaded = load_checkpoint(DEFAULT_CHECKPOINT)
     assert loaded.info.tasks["translate"]["directions"] == ["en-de", "de-en"]
     translator = Translator(loaded.model, loaded.tokenizer)
-    settings = TranslationSettings(beam=2)
+    settings = GenerationSettings(beam=2)
     german, _ = translator.translate(["A man is riding a bicycle.", "", "Two dogs are playing in the snow."], "de", settings)
     assert "Mann" in german[0][0].text and "Fahrrad" in german[0][0].text
     assert german[1] == []

@@ -13,7 +13,16 @@ from typing import Any, get_type_hints
 from nlpcli.data.parallel import carve, drop_empty, read_line_aligned, read_tab_separated
 from nlpcli.errors import RecipeError
 from nlpcli.model import ModelConfig
-from nlpcli.tasks import parse_direction
+from nlpcli.tasks import TASKS, parse_direction
+
+# the formats each task's data sets may come in (see DatasetSpec)
+TASK_FORMATS = {
+    "translate": ("line-aligned", "tsv"),
+    "summarize": ("jsonl",),
+    "classify-sentiment": ("jsonl", "glue-tsv"),
+    "tag-entities": ("conll",),
+    "answer": ("squad",),
+}
 
 
 @dataclass
@@ -38,16 +47,27 @@ class TrainSettings:
     eval_beam: int = 1
     eval_batch_size: int = 64
     seed: int = 1
+    init_from: str = ""  # a checkpoint folder to start from (its tokenizer gains the recipe's task tokens)
 
 
 @dataclass
 class DatasetSpec:
-    """One corpus. ``path`` is relative to the data folder (``--data``).
+    """One corpus of one task. ``path`` is relative to the data folder (``--data``).
 
-    format "line-aligned": ``path`` is a prefix, one file per language (``path.en``).
-    format "tsv": one file, one column per language in ``languages`` order.
-    ``carve_percent`` > 0 splits a set that has no dev split by a hash of its
-    first language's sentence; ``split`` picks the side ("train" or "dev").
+    translate, format "line-aligned": ``path`` is a prefix, one file per
+    language (``path.en``); format "tsv": one column per language in
+    ``languages`` order. ``directions`` lists the directions trained.
+    summarize, format "jsonl": ``fields`` = [document field, summary field]
+    (a list-valued field is joined with spaces, or its first item taken for
+    "target"/"annotations"). ``lowercase_target`` lower-cases the summaries.
+    classify-sentiment, format "jsonl" or "glue-tsv" (a header row names the
+    columns): ``fields`` = [text field, label field]; labels 0/1 = negative/positive.
+    tag-entities, format "conll": token first, BIO tag last.
+    answer, format "squad": SQuAD v1.1 JSON (first gold answer per question).
+
+    ``carve_percent`` > 0 splits a set that has no dev split by a hash of a key
+    (first language, text, or the article title for SQuAD); ``split`` picks
+    the side ("train" or "dev").
     ``weight``: examples drawn per epoch relative to the set's size (0.25 = a
     fresh random quarter every epoch, 2 = twice over).
     ``limit``: use only the first N examples (dev sets: bounds validation time).
@@ -55,25 +75,30 @@ class DatasetSpec:
 
     name: str
     path: str
-    languages: list[str]
-    directions: list[str]
+    task: str = "translate"
+    languages: list[str] = field(default_factory=list)
+    directions: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
     format: str = "line-aligned"
+    lowercase_target: bool = False
     weight: float = 1.0
     carve_percent: float = 0.0
     split: str = "train"
     limit: int = 0
 
-    def load(self, data_root: Path) -> list[dict[str, str]]:
+    def load(self, data_root: Path) -> list[dict]:
+        from nlpcli.data.task_data import read_task_examples
+
         path = Path(data_root) / self.path
         if self.format == "line-aligned":
-            examples = read_line_aligned(path, self.languages)
+            examples = drop_empty(read_line_aligned(path, self.languages))
         elif self.format == "tsv":
-            examples = read_tab_separated(path, self.languages)
+            examples = drop_empty(read_tab_separated(path, self.languages))
         else:
-            raise RecipeError(f"data set {self.name!r}: unknown format {self.format!r} (line-aligned or tsv)")
+            examples = read_task_examples(self, path)
         if self.carve_percent:
-            examples = carve(examples, self.languages[0], self.carve_percent, self.split)
-        examples = drop_empty(examples)
+            key = self.languages[0] if self.task == "translate" else "carve_key"
+            examples = carve(examples, key, self.carve_percent, self.split)
         return examples[: self.limit] if self.limit else examples
 
 
@@ -85,11 +110,22 @@ class Recipe:
     train: TrainSettings = field(default_factory=TrainSettings)
     train_data: list[DatasetSpec] = field(default_factory=list)
     dev_data: list[DatasetSpec] = field(default_factory=list)
+    mix: dict = field(default_factory=dict)  # task -> share of training steps
+
+    @property
+    def tasks(self) -> list[str]:
+        return [task for task in TASKS if any(spec.task == task for spec in self.train_data)]
+
+    def task_shares(self) -> dict[str, float]:
+        """Share of steps per task: the [mix] weights, normalised; equal shares without one."""
+        weights = {task: float(self.mix.get(task, 0.0 if self.mix else 1.0)) for task in self.tasks}
+        total = sum(weights.values())
+        return {task: weight / total for task, weight in weights.items()}
 
     @property
     def languages(self) -> list[str]:
         found = []
-        for spec in self.train_data:
+        for spec in self.translation_data:
             for direction in spec.directions:
                 for lang in parse_direction(direction):
                     if lang not in found:
@@ -97,9 +133,13 @@ class Recipe:
         return found
 
     @property
+    def translation_data(self) -> list[DatasetSpec]:
+        return [spec for spec in self.train_data if spec.task == "translate"]
+
+    @property
     def directions(self) -> list[str]:
         found = []
-        for spec in self.train_data:
+        for spec in self.translation_data:
             found += [d for d in spec.directions if d not in found]
         return found
 
@@ -108,6 +148,8 @@ class Recipe:
 
 
 def _check_type(where: str, value: Any, expected: type) -> Any:
+    if expected is bool and not isinstance(value, bool):
+        raise RecipeError(f"recipe key {where}: expected true or false, got {value!r}")
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     origin = getattr(expected, "__origin__", None)
@@ -136,7 +178,7 @@ def _build(cls, values: Any, where: str):
 
 
 def recipe_from_dict(raw: dict) -> Recipe:
-    known = {"name", "model", "tokenizer", "train", "data"}
+    known = {"name", "model", "tokenizer", "train", "data", "mix"}
     for key in raw:
         if key not in known:
             raise RecipeError(f"unknown recipe key {key} (known: {', '.join(sorted(known))})")
@@ -151,10 +193,20 @@ def recipe_from_dict(raw: dict) -> Recipe:
         train=_build(TrainSettings, raw.get("train", {}), "train"),
         train_data=[_build(DatasetSpec, d, f"data.train[{i}]") for i, d in enumerate(data.get("train", []))],
         dev_data=[_build(DatasetSpec, d, f"data.dev[{i}]") for i, d in enumerate(data.get("dev", []))],
+        mix=_check_mix(raw.get("mix", {})),
     )
     if not recipe.train_data:
         raise RecipeError("recipe has no [[data.train]] data set")
     for spec in recipe.train_data + recipe.dev_data:
+        if spec.task not in TASK_FORMATS:
+            raise RecipeError(f"data set {spec.name!r}: unknown task {spec.task!r} (known: {', '.join(TASK_FORMATS)})")
+        if spec.format not in TASK_FORMATS[spec.task]:
+            raise RecipeError(f"data set {spec.name!r}: format {spec.format!r} is not one of {spec.task}'s: "
+                              f"{', '.join(TASK_FORMATS[spec.task])}")
+        if spec.format in ("jsonl", "glue-tsv") and len(spec.fields) != 2:
+            raise RecipeError(f"data set {spec.name!r}: format {spec.format} needs fields = [input field, output field]")
+        if spec.task == "translate" and not spec.directions:
+            raise RecipeError(f"data set {spec.name!r}: a translation set needs directions")
         for direction in spec.directions:
             try:
                 source, target = parse_direction(direction)
@@ -163,6 +215,16 @@ def recipe_from_dict(raw: dict) -> Recipe:
             if source not in spec.languages or target not in spec.languages:
                 raise RecipeError(f"data set {spec.name!r}: direction {direction} needs languages {spec.languages}")
     return recipe
+
+
+def _check_mix(mix: Any) -> dict[str, float]:
+    if not isinstance(mix, dict):
+        raise RecipeError("recipe key mix: expected a table of task = weight")
+    for task, weight in mix.items():
+        if task not in TASK_FORMATS:
+            raise RecipeError(f"unknown recipe key mix.{task} (known: {', '.join(TASK_FORMATS)})")
+        _check_type(f"mix.{task}", weight, float)
+    return {task: float(weight) for task, weight in mix.items()}
 
 
 def apply_override(raw: dict, assignment: str) -> None:

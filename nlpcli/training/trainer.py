@@ -2,11 +2,16 @@
 
 A run folder holds everything of one run:
   recipe.json        the resolved recipe (overrides applied)
-  tokenizer.model    SentencePiece model trained on the training text
+  tokenizer.model    SentencePiece model (trained on the training text, or the
+                     ``init_from`` checkpoint's with the task tokens added)
   state/             weights + optimizer, scheduler, RNG and data position (for --resume)
   checkpoint/        the best model so far, as a shippable checkpoint folder
   metrics.jsonl      one line per log/validation event
-  dev/               each dev set's sources and references as plain text
+  dev/               each translation dev set's sources and references as plain text
+
+Several tasks train one model: every step draws one task (with the recipe's
+[mix] shares, from a generator seeded by the step, so a resumed run draws the
+same tasks) and takes the next batch of that task's own stream of epochs.
 """
 from __future__ import annotations
 
@@ -18,27 +23,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from nlpcli import console
+from nlpcli.batching import Pool, epoch_batches
 from nlpcli.checkpoint import TIED_WEIGHTS, CheckpointInfo, save_checkpoint, write_atomically
+from nlpcli.decoding import GenerationSettings
 from nlpcli.errors import RecipeError
 from nlpcli.metrics import bleu
-from nlpcli.model import Seq2SeqTransformer
-from nlpcli.tasks import language_token, parse_direction
+from nlpcli.model import ModelConfig, Seq2SeqTransformer
+from nlpcli.tasks import ENTITY_TAGS, SENTIMENT_LABELS, TASK_TOKENS, language_token, parse_direction
 from nlpcli.tokenizer import Tokenizer
-from nlpcli.batching import Pool, collate, epoch_batches
+from nlpcli.training.objectives import ENCODERS, collate, task_loss
 from nlpcli.training.recipe import DatasetSpec, Recipe
-from nlpcli.translate import TranslationSettings, Translator
+from nlpcli.translate import Translator
+
+ANSWER_WINDOW = 256  # tokens per question + context window; windows start every half window
+SUMMARY_WINDOW = 192  # document tokens the summarizer reads
 
 
 @dataclass
 class DevSet:
-    name: str  # e.g. "multi30k.en-de"
-    direction: str
-    sources: list[str]
-    references: list[str]
+    name: str  # e.g. "multi30k-val.en-de"
+    task: str
     pool: Pool
+    direction: str = ""  # translation sets: also scored with BLEU
+    sources: tuple = ()
+    references: tuple = ()
 
 
 def log(message: str) -> None:
@@ -46,21 +56,33 @@ def log(message: str) -> None:
 
 
 def special_tokens(recipe: Recipe) -> list[str]:
-    return [language_token(lang) for lang in recipe.languages]
+    return [language_token(lang) for lang in recipe.languages] + [TASK_TOKENS[t] for t in recipe.tasks if t in TASK_TOKENS]
 
 
-def encode_pool(spec: DatasetSpec, examples: list[dict[str, str]], tokenizer: Tokenizer, max_length: int) -> Pool:
-    """Each direction of the set becomes (<2tgt> source </s>, <s> target </s>) pairs."""
-    ids = {lang: tokenizer.encode_batch([ex[lang] for ex in examples]) for lang in spec.languages}
-    pool = Pool(spec.name, [], [], spec.weight)
-    for direction in spec.directions:
-        source, target = parse_direction(direction)
-        tag = tokenizer.token_id(language_token(target))
-        for src, tgt in zip(ids[source], ids[target]):
-            if len(src) + 2 <= max_length and len(tgt) + 2 <= max_length:
-                pool.sources.append([tag] + src + [tokenizer.eos_id])
-                pool.targets.append([tokenizer.bos_id] + tgt + [tokenizer.eos_id])
-    return pool
+def task_window(task: str, recipe: Recipe) -> int:
+    """Most encoder tokens of one example: the summarizer and the answer
+    windows are longer than a translation's."""
+    wanted = {"answer": ANSWER_WINDOW, "summarize": SUMMARY_WINDOW}.get(task, recipe.train.max_length)
+    return min(wanted, recipe.model.max_positions)
+
+
+def encode_set(spec: DatasetSpec, examples: list, tokenizer: Tokenizer, recipe: Recipe) -> Pool:
+    return ENCODERS[spec.task](spec, examples, tokenizer, task_window(spec.task, recipe))
+
+
+def training_texts(spec: DatasetSpec, examples: list):
+    """The text of a set, for training the tokenizer."""
+    for ex in examples:
+        if spec.task == "translate":
+            yield from (ex[lang] for lang in spec.languages)
+        elif spec.task == "summarize":
+            yield from (ex["source"], ex["target"])
+        elif spec.task == "classify-sentiment":
+            yield ex["text"]
+        elif spec.task == "tag-entities":
+            yield " ".join(ex["tokens"])
+        else:
+            yield from (ex["question"], ex["context"])
 
 
 def build_dev_sets(recipe: Recipe, data_root: Path, tokenizer: Tokenizer) -> list[DevSet]:
@@ -69,14 +91,15 @@ def build_dev_sets(recipe: Recipe, data_root: Path, tokenizer: Tokenizer) -> lis
         examples = spec.load(data_root)
         if not examples:
             raise RecipeError(f"dev set {spec.name!r} ({Path(data_root) / spec.path}) is empty")
+        if spec.task != "translate":
+            dev_sets.append(DevSet(spec.name, spec.task, encode_set(spec, examples, tokenizer, recipe)))
+            continue
         for direction in spec.directions:
             source, target = parse_direction(direction)
-            single = DatasetSpec(spec.name, spec.path, spec.languages, [direction])
-            pool = encode_pool(single, examples, tokenizer, recipe.model.max_positions)
-            dev_sets.append(DevSet(
-                f"{spec.name}.{direction}", direction,
-                [ex[source] for ex in examples], [ex[target] for ex in examples], pool,
-            ))
+            single = DatasetSpec(spec.name, spec.path, languages=spec.languages, directions=[direction])
+            pool = encode_set(single, examples, tokenizer, recipe)
+            dev_sets.append(DevSet(f"{spec.name}.{direction}", "translate", pool, direction,
+                                   tuple(ex[source] for ex in examples), tuple(ex[target] for ex in examples)))
     return dev_sets
 
 
@@ -88,15 +111,11 @@ def lr_factor(step: int, settings) -> float:
     return settings.min_lr_ratio + (1 - settings.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def sequence_loss(model, src, tgt, pad_id: int, label_smoothing: float) -> tuple[torch.Tensor, int]:
-    """Label-smoothed cross-entropy summed over target tokens, and their count."""
-    logits = model(src, tgt[:, :-1])
-    gold = tgt[:, 1:]
-    loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.size(-1)), gold.reshape(-1),
-        ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum",
-    )
-    return loss, int(gold.ne(pad_id).sum())
+def with_task_heads(config: ModelConfig, tasks: list[str]) -> ModelConfig:
+    config.sentiment_labels = len(SENTIMENT_LABELS) if "classify-sentiment" in tasks else 0
+    config.entity_tags = len(ENTITY_TAGS) if "tag-entities" in tasks else 0
+    config.answer_spans = "answer" in tasks
+    return config
 
 
 class Trainer:
@@ -112,22 +131,32 @@ class Trainer:
         for spec, examples in train_examples:
             if not examples:
                 raise RecipeError(f"training set {spec.name!r} ({self.data_root / spec.path}) is empty")
-        self.tokenizer = self.load_or_train_tokenizer(train_examples, reuse=resume)
+        initial = self.load_initial_checkpoint()
+        self.tokenizer = self.load_or_make_tokenizer(train_examples, initial, reuse=resume)
         recipe.model.vocab_size = len(self.tokenizer)
-        self.pools = [encode_pool(spec, ex, self.tokenizer, self.settings.max_length) for spec, ex in train_examples]
-        for pool in self.pools:
-            log(f"train set {pool.name}: {len(pool):,} examples, weight {pool.weight}")
+        with_task_heads(recipe.model, recipe.tasks)
+        self.shares = recipe.task_shares()
+        self.pools: dict[str, list[Pool]] = {task: [] for task in recipe.tasks}
+        for spec, examples in train_examples:
+            pool = encode_set(spec, examples, self.tokenizer, recipe)
+            self.pools[spec.task].append(pool)
+            log(f"train set {pool.name} ({spec.task}): {len(pool):,} examples, weight {pool.weight}")
+        log("task shares of steps: " + ", ".join(f"{t} {s:.2f}" for t, s in self.shares.items()))
         self.dev_sets = build_dev_sets(recipe, self.data_root, self.tokenizer)
         self.write_dev_files()
 
         self.model = Seq2SeqTransformer(recipe.model).to(self.device)
+        if initial is not None and not resume:
+            self.copy_initial_weights(initial)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
             weight_decay=self.settings.weight_decay,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.settings))
-        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
-        self.best_score, self.elapsed, self.tokens_seen = -1.0, 0.0, 0
+        self.step = 0
+        self.positions = {task: [0, 0] for task in self.pools}  # task -> [epoch, batch in epoch]
+        self.best_score, self.elapsed = -math.inf, 0.0
+        self.tokens_seen = {task: 0 for task in self.pools}
         if resume and (self.run_dir / "state").is_dir():
             self.load_state()
         (self.run_dir / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
@@ -143,24 +172,55 @@ class Trainer:
             shutil.rmtree(self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
-    def load_or_train_tokenizer(self, train_examples, reuse: bool) -> Tokenizer:
+    def load_initial_checkpoint(self):
+        if not self.settings.init_from:
+            return None
+        from nlpcli.checkpoint import load_checkpoint
+
+        initial = load_checkpoint(self.settings.init_from)
+        mine, theirs = self.recipe.model.to_dict(), initial.model.config.to_dict()
+        for key in ("d_model", "n_heads", "ffn_dim", "encoder_layers", "decoder_layers", "pad_id"):
+            if mine[key] != theirs[key]:
+                raise RecipeError(f"recipe key model.{key} = {mine[key]} differs from train.init_from's {theirs[key]}")
+        log(f"starting from {initial.path} (step {initial.info.training.get('steps', '?')})")
+        return initial
+
+    def load_or_make_tokenizer(self, train_examples, initial, reuse: bool) -> Tokenizer:
         path = self.run_dir / "tokenizer.model"
         if reuse and path.exists():
             return Tokenizer.load(path)
-        log(f"training a {self.recipe.tokenizer.vocab_size}-piece SentencePiece model ...")
-        texts = (ex[lang] for spec, examples in train_examples for ex in examples for lang in spec.languages)
-        tokenizer = Tokenizer.train(texts, self.recipe.tokenizer.vocab_size, special_tokens(self.recipe),
-                                    max_sentences=self.recipe.tokenizer.max_sentences)
+        if initial is not None:
+            tokenizer = initial.tokenizer.with_special_tokens(special_tokens(self.recipe))
+        else:
+            log(f"training a {self.recipe.tokenizer.vocab_size}-piece SentencePiece model ...")
+            texts = (text for spec, examples in train_examples for text in training_texts(spec, examples))
+            tokenizer = Tokenizer.train(texts, self.recipe.tokenizer.vocab_size, special_tokens(self.recipe),
+                                        max_sentences=self.recipe.tokenizer.max_sentences)
         tokenizer.save(path)
         return tokenizer
+
+    def copy_initial_weights(self, initial) -> None:
+        """Every weight the two models share is copied; new embedding rows (the
+        added task tokens) and new output layers keep their fresh initialisation."""
+        own = self.model.state_dict()
+        with torch.no_grad():
+            for name, tensor in initial.model.state_dict().items():
+                if name not in own:
+                    continue
+                target = own[name]
+                if target.shape == tensor.shape:
+                    target.copy_(tensor)
+                elif name == "shared.weight":  # the vocabulary grew by the task tokens
+                    target[: tensor.size(0)].copy_(tensor)
 
     def write_dev_files(self) -> None:
         folder = self.run_dir / "dev"
         folder.mkdir(exist_ok=True)
         for dev in self.dev_sets:
-            source, target = parse_direction(dev.direction)
-            (folder / f"{dev.name}.{source}").write_text("\n".join(dev.sources) + "\n", encoding="utf-8")
-            (folder / f"{dev.name}.{target}").write_text("\n".join(dev.references) + "\n", encoding="utf-8")
+            if dev.task == "translate":
+                source, target = parse_direction(dev.direction)
+                (folder / f"{dev.name}.{source}").write_text("\n".join(dev.sources) + "\n", encoding="utf-8")
+                (folder / f"{dev.name}.{target}").write_text("\n".join(dev.references) + "\n", encoding="utf-8")
 
     # ---- state ------------------------------------------------------------------
     def save_state(self) -> None:
@@ -170,8 +230,8 @@ class Trainer:
                    if k not in TIED_WEIGHTS}
         trainer_state = {
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
-            "best_score": self.best_score, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
+            "step": self.step, "positions": json.dumps(self.positions),
+            "best_score": self.best_score, "elapsed": self.elapsed, "tokens_seen": json.dumps(self.tokens_seen),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
         }
@@ -190,28 +250,36 @@ class Trainer:
         state = torch.load(folder / "trainer.pt", map_location=self.device, weights_only=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.step, self.positions = state["step"], json.loads(state["positions"])
         self.best_score, self.elapsed = state["best_score"], state["elapsed"]
-        self.tokens_seen = state["tokens_seen"]
+        self.tokens_seen = json.loads(state["tokens_seen"])
         torch.set_rng_state(state["torch_rng"].cpu())
         if self.device.type == "cuda" and state.get("cuda_rng"):
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        log(f"resumed {self.run_dir} at step {self.step} (epoch {self.epoch}, batch {self.batch_in_epoch})")
+        log(f"resumed {self.run_dir} at step {self.step}")
 
     def record(self, event: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(event) + "\n")
 
     # ---- loop -------------------------------------------------------------------
-    def batches(self):
-        """Endless stream of batches, continuing from the saved data position."""
+    def task_of_step(self, step: int) -> str:
+        tasks = list(self.shares)
+        if len(tasks) == 1:
+            return tasks[0]
+        generator = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + step)
+        return tasks[int(torch.multinomial(torch.tensor(list(self.shares.values())), 1, generator=generator))]
+
+    def next_batch(self, task: str) -> list[tuple[int, int]]:
+        """The next batch of ``task``'s stream of epochs, continuing from the saved position."""
+        position = self.positions[task]
+        seed = self.settings.seed + 7919 * list(self.pools).index(task)
         while True:
-            plan = epoch_batches(self.pools, self.settings.batch_tokens, self.settings.seed, self.epoch)
-            while self.batch_in_epoch < len(plan):
-                batch = plan[self.batch_in_epoch]
-                self.batch_in_epoch += 1
-                yield batch
-            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            plan = epoch_batches(self.pools[task], self.settings.batch_tokens, seed, position[0])
+            if position[1] < len(plan):
+                position[1] += 1
+                return plan[position[1] - 1]
+            position[0], position[1] = position[0] + 1, 0
 
     def autocast(self):
         if self.device.type == "cuda":
@@ -228,40 +296,46 @@ class Trainer:
 
     def run_steps(self, update) -> None:
         settings, pad_id = self.settings, self.tokenizer.pad_id
-        window_loss, window_tokens, window_start = 0.0, 0, time.time()
-        batches = self.batches()
+        window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
         while self.step < settings.max_steps:
             step_start = time.time()
-            src, tgt = collate(self.pools, next(batches), pad_id)
+            task = self.task_of_step(self.step)
+            src, tgt = collate(self.pools[task], self.next_batch(task), pad_id, task)
             src, tgt = src.to(self.device), tgt.to(self.device)
             with self.autocast():
-                loss_sum, n_tokens = sequence_loss(self.model, src, tgt, pad_id, settings.label_smoothing)
-            (loss_sum / n_tokens).backward()
+                loss_sum, count = task_loss(self.model, task, src, tgt, pad_id, settings.label_smoothing)
+            (loss_sum / count).backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), settings.clip_norm)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             self.scheduler.step()
             self.step += 1
-            self.tokens_seen += n_tokens
+            tokens = int(src.ne(pad_id).sum())
+            self.tokens_seen[task] += tokens
             self.elapsed += time.time() - step_start
-            window_loss += loss_sum.item()
-            window_tokens += n_tokens
+            window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum.item()
+            window["count"][task] = window["count"].get(task, 0) + count
+            window["tokens"] += tokens
 
             if self.step % 50 == 0 or self.step == settings.max_steps:
-                seconds = time.time() - window_start
-                event = {"step": self.step, "epoch": self.epoch, "loss": window_loss / window_tokens,
-                         "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": window_tokens / seconds,
-                         "grad_norm": float(grad_norm), "elapsed_s": round(self.elapsed, 1)}
-                self.record(event)
-                log(f"step {self.step}/{settings.max_steps} epoch {self.epoch} loss {event['loss']:.3f} "
-                    f"lr {event['lr']:.2e} {event['tokens_per_s']:.0f} tgt tok/s")
-                window_loss, window_tokens, window_start = 0.0, 0, time.time()
+                self.log_window(window, grad_norm)
+                window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
             if self.step % settings.eval_every == 0 or self.step == settings.max_steps:
                 self.validate()
-                window_start = time.time()
+                window["start"] = time.time()
             if self.step % settings.save_every == 0 or self.step == settings.max_steps:
                 self.save_state()
             update(self.step)
+
+    def log_window(self, window: dict, grad_norm) -> None:
+        losses = {task: window["loss"][task] / window["count"][task] for task in window["loss"]}
+        event = {"step": self.step, "loss": sum(losses.values()) / len(losses), "task_loss": losses,
+                 "lr": self.scheduler.get_last_lr()[0],
+                 "tokens_per_s": window["tokens"] / (time.time() - window["start"]),
+                 "grad_norm": float(grad_norm), "elapsed_s": round(self.elapsed, 1)}
+        self.record(event)
+        log(f"step {self.step}/{self.settings.max_steps} " + " ".join(f"{t} {v:.3f}" for t, v in losses.items())
+            + f" lr {event['lr']:.2e} {event['tokens_per_s']:.0f} src tok/s")
 
     # ---- validation -------------------------------------------------------------
     @torch.inference_mode()
@@ -269,39 +343,60 @@ class Trainer:
         total, count = 0.0, 0
         for start in range(0, len(dev.pool), 64):
             batch = [(0, i) for i in range(start, min(start + 64, len(dev.pool)))]
-            src, tgt = collate([dev.pool], batch, self.tokenizer.pad_id)
-            loss_sum, n = sequence_loss(self.model, src.to(self.device), tgt.to(self.device), self.tokenizer.pad_id, 0.0)
+            src, tgt = collate([dev.pool], batch, self.tokenizer.pad_id, dev.task)
+            loss_sum, n = task_loss(self.model, dev.task, src.to(self.device), tgt.to(self.device), self.tokenizer.pad_id, 0.0)
             total, count = total + loss_sum.item(), count + n
         return total / count
 
     def validate(self) -> None:
+        """Dev loss of every dev set (and greedy BLEU of translation sets); the
+        checkpoint with the lowest mean dev loss is kept."""
         self.model.eval()
         started = time.time()
         translator = Translator(self.model, self.tokenizer, str(self.device))
-        decode = TranslationSettings(beam=self.settings.eval_beam, batch_size=self.settings.eval_batch_size)
+        decode = GenerationSettings(beam=self.settings.eval_beam, batch_size=self.settings.eval_batch_size)
         scores = {}
         for dev in self.dev_sets:
-            target = parse_direction(dev.direction)[1]
-            results, _ = translator.translate(dev.sources, target, decode)
-            hypotheses = [r[0].text if r else "" for r in results]
-            scores[dev.name] = {"loss": round(self.dev_loss(dev), 4), "bleu": round(bleu(hypotheses, dev.references), 2)}
-        mean_bleu = sum(s["bleu"] for s in scores.values()) / max(1, len(scores))
-        self.record({"step": self.step, "dev": scores, "mean_bleu": mean_bleu, "eval_s": round(time.time() - started, 1)})
+            scores[dev.name] = {"loss": round(self.dev_loss(dev), 4)}
+            if dev.task == "translate":
+                results, _ = translator.translate(list(dev.sources), parse_direction(dev.direction)[1], decode)
+                hypotheses = [r[0].text if r else "" for r in results]
+                scores[dev.name]["bleu"] = round(bleu(hypotheses, list(dev.references)), 2)
+        mean_loss = sum(s["loss"] for s in scores.values()) / max(1, len(scores))
+        self.record({"step": self.step, "dev": scores, "mean_loss": mean_loss, "eval_s": round(time.time() - started, 1)})
         log(f"validation at step {self.step}: " + "; ".join(
-            f"{name} loss {s['loss']:.3f} BLEU {s['bleu']:.2f}" for name, s in scores.items()))
-        if mean_bleu > self.best_score:
-            self.best_score = mean_bleu
+            f"{name} loss {s['loss']:.3f}" + (f" BLEU {s['bleu']:.2f}" if "bleu" in s else "") for name, s in scores.items()))
+        if -mean_loss > self.best_score:
+            self.best_score = -mean_loss
             self.export(self.run_dir / "checkpoint", scores)
-            log(f"new best mean BLEU {mean_bleu:.2f}: wrote {self.run_dir / 'checkpoint'}")
+            log(f"new best mean dev loss {mean_loss:.3f}: wrote {self.run_dir / 'checkpoint'}")
         self.model.train()
+
+    def served_tasks(self) -> dict:
+        served = {}
+        for task in self.pools:
+            if task == "translate":
+                served[task] = {"directions": self.recipe.directions, "languages": self.recipe.languages}
+            elif task == "classify-sentiment":
+                served[task] = {"labels": list(SENTIMENT_LABELS)}
+            elif task == "tag-entities":
+                served[task] = {"tags": list(ENTITY_TAGS)}
+            elif task == "answer":
+                window = task_window(task, self.recipe)
+                served[task] = {"window": window, "stride": window // 2}
+            else:
+                served[task] = {"window": task_window(task, self.recipe)}
+        return served
 
     def export(self, folder: Path, scores: dict) -> None:
         info = CheckpointInfo(
-            tasks={"translate": {"directions": self.recipe.directions, "languages": self.recipe.languages}},
+            tasks=self.served_tasks(),
             training={
-                "recipe": self.recipe.name, "steps": self.step, "target_tokens_seen": self.tokens_seen,
+                "recipe": self.recipe.name, "steps": self.step, "source_tokens_seen": dict(self.tokens_seen),
+                "task_shares": self.shares, "init_from": self.settings.init_from or None,
                 "train_seconds": round(self.elapsed), "device": torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu",
-                "data": [{"name": s.name, "path": s.path, "directions": s.directions, "weight": s.weight} for s in self.recipe.train_data],
+                "data": [{"name": s.name, "task": s.task, "path": s.path, "weight": s.weight,
+                          **({"directions": s.directions} if s.task == "translate" else {})} for s in self.recipe.train_data],
                 "dev_scores_greedy": scores,
             },
         )

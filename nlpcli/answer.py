@@ -1,0 +1,206 @@
+"""Extractive question answering as a library call.
+
+The encoder reads ``<answer> question </s> context-window </s>``; a start and
+an end score per token pick the answer span, which is always a span of the
+context. Contexts longer than the window are read in overlapping windows that
+start every ``stride`` context pieces; the best-scoring span over all windows
+wins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nlpcli.tasks import TASK_TOKENS
+
+MAX_QUESTION_TOKENS = 48
+MAX_ANSWER_TOKENS = 30
+
+
+@dataclass
+class Window:
+    ids: list[int]
+    context_start: int  # position in ids of the window's first context piece
+    spans: list[tuple[int, int]]  # character span in the context of each context piece in the window
+
+
+@dataclass
+class Answer:
+    text: str
+    start: int  # character offsets into the context
+    end: int
+    score: float  # probability of the span within its window (start prob x end prob)
+
+
+def encode_windows(tokenizer, question: str, context: str, window_tokens: int, stride: int) -> list[Window]:
+    question_ids = tokenizer.encode(question)[:MAX_QUESTION_TOKENS]
+    prefix = [tokenizer.token_id(TASK_TOKENS["answer"])] + question_ids + [tokenizer.eos_id]
+    context_ids, spans = tokenizer.encode_with_offsets(context)
+    room = window_tokens - len(prefix) - 1
+    windows, first = [], 0
+    while True:
+        last = min(len(context_ids), first + room)
+        windows.append(Window(prefix + context_ids[first:last] + [tokenizer.eos_id], len(prefix), spans[first:last]))
+        if last >= len(context_ids):
+            return windows
+        first += stride
+
+
+def piece_range(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
+    """First and last piece (inclusive) covering characters [start, end), or
+    None if the window does not hold the whole span."""
+    first = next((i for i, (s, e) in enumerate(spans) if e > start and e > s), None)
+    last = next((i for i in range(len(spans) - 1, -1, -1) if spans[i][0] < end and spans[i][1] > spans[i][0]), None)
+    if first is None or last is None or first > last:
+        return None
+    if spans[first][0] > start or spans[last][1] < end:
+        return None
+    return first, last
+
+
+def span_text(context: str, spans: list[tuple[int, int]], first: int, last: int) -> tuple[str, int, int]:
+    start, end = spans[first][0], spans[last][1]
+    while start < end and context[start].isspace():  # pieces carry the space before a word
+        start += 1
+    return context[start:end], start, end
+
+
+class QuestionAnswerer:
+    def __init__(self, model, tokenizer, device: str = "cpu", window_tokens: int = 256, stride: int = 128) -> None:
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.window_tokens = min(window_tokens, model.config.max_positions)
+        self.stride = stride
+
+    def answer(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> list[Answer | None]:
+        """Best answer per (question, context); None when either is blank."""
+        import torch
+
+        from nlpcli.batching import pad
+
+        jobs = []  # (pair index, window)
+        for index, (question, context) in enumerate(pairs):
+            if question.strip() and context.strip():
+                jobs += [(index, w) for w in encode_windows(self.tokenizer, question, context, self.window_tokens, self.stride)]
+        best: list[Answer | None] = [None] * len(pairs)
+        best_logit = [float("-inf")] * len(pairs)
+        for start in range(0, len(jobs), batch_size):
+            batch = jobs[start : start + batch_size]
+            src = pad([w.ids for _, w in batch], self.tokenizer.pad_id).to(self.device)
+            with torch.inference_mode():
+                start_logits, end_logits = self.model.span_logits(src)
+            for row, (index, window) in enumerate(batch):
+                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window)
+                if found is None:
+                    continue
+                logit, first, last, probability = found
+                if logit > best_logit[index]:
+                    text, char_start, char_end = span_text(pairs[index][1], window.spans, first, last)
+                    best_logit[index] = logit
+                    best[index] = Answer(text, char_start, char_end, round(probability, 4))
+        return best
+
+
+def best_span(start_logits, end_logits, window: Window):
+    """(summed logit, first piece, last piece, probability) of the best span of at
+    most MAX_ANSWER_TOKENS context pieces, scored within the window."""
+    import torch
+
+    n = len(window.spans)
+    if n == 0:
+        return None
+    offset = window.context_start
+    start_scores = start_logits[offset : offset + n]
+    end_scores = end_logits[offset : offset + n]
+    pair = start_scores[:, None] + end_scores[None, :]
+    valid = torch.ones(n, n, dtype=torch.bool).triu().tril(MAX_ANSWER_TOKENS - 1)
+    # pieces with an empty character span (a lone boundary mark, a byte piece's first bytes) cannot start or end a span
+    empty = torch.tensor([s == e for s, e in window.spans])
+    valid &= ~empty[:, None] & ~empty[None, :]
+    pair = pair.masked_fill(~valid, float("-inf"))
+    flat = int(pair.argmax())
+    first, last = divmod(flat, n)
+    if not torch.isfinite(pair[first, last]):
+        return None
+    probability = float(start_logits.softmax(-1)[offset + first] * end_logits.softmax(-1)[offset + last])
+    return float(pair[first, last]), first, last, probability
+
+
+@dataclass
+class QuestionRecord:
+    id: str
+    question: str
+    context: str
+
+
+def question_records(records, input_format: str, context: str | None, source_name: str):
+    """QuestionRecords from text lines (questions about ``context``) or jsonl
+    lines with id, context and question; a blank line is an empty record."""
+    from nlpcli.data.jsonl import parse_object, string_field
+
+    for record in records:
+        if not record.text.strip():
+            yield QuestionRecord(str(record.line), "", "")
+        elif input_format == "jsonl":
+            where = f"{source_name}, line {record.line}"
+            fields = parse_object(record.text, where)
+            yield QuestionRecord(str(fields.get("id", record.line)), string_field(fields, "question", where),
+                                 string_field(fields, "context", where))
+        else:
+            yield QuestionRecord(str(record.line), record.text, context or "")
+
+
+def squad_question_records(path: str):
+    from nlpcli.data.squad import read_squad
+
+    return [QuestionRecord(q.id, q.question, q.context) for q in read_squad(path)]
+
+
+def answer_record(question: QuestionRecord, answer: Answer | None, fmt: str) -> list[str]:
+    import json
+
+    if fmt == "text":
+        return [answer.text if answer else ""]
+    record = {"id": question.id, "question": question.question, "answer": answer.text if answer else "",
+              "score": answer.score if answer else None, "start": answer.start if answer else None,
+              "end": answer.end if answer else None}
+    if answer is None:
+        record["empty"] = True
+    return [json.dumps(record, ensure_ascii=False)]
+
+
+def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, batch_size: int, on_progress=None) -> int:
+    """Answer QuestionRecords in chunks, in order. ``fmt`` "squad" writes one
+    JSON object {id: answer text} at the end, as the official SQuAD script reads it."""
+    import json
+    from itertools import islice
+
+    iterator, count, squad = iter(questions), 0, {}
+    while chunk := list(islice(iterator, 16 * batch_size)):
+        answers = answerer.answer([(q.question, q.context) for q in chunk], batch_size)
+        for question, answer in zip(chunk, answers):
+            if fmt == "squad":
+                squad[question.id] = answer.text if answer else ""
+            else:
+                for line in answer_record(question, answer, fmt):
+                    writer.write(line)
+        count += len(chunk)
+        writer.flush()
+        if on_progress:
+            on_progress(count)
+    if fmt == "squad":
+        writer.write(json.dumps(squad, ensure_ascii=False))
+    return count
+
+
+def read_context(value: str) -> str:
+    """--context: a file's text if ``value`` names a file, else the text itself."""
+    from pathlib import Path
+
+    from nlpcli.errors import InputError
+
+    path = Path(value)
+    try:
+        if len(value) < 4096 and path.is_file():
+            return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"--context {value}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
+    return value

@@ -1,0 +1,230 @@
+"""Named entities as a library call: raw text or pre-tokenized words in,
+BIO tags and entity spans out.
+
+The encoder reads ``<entities> pieces-of-every-word </s>``; the tag of a word is
+predicted at its first SentencePiece piece (the others are ignored), and a
+Viterbi pass over the words keeps the tag sequence valid BIO: ``I-X`` only
+follows ``B-X`` or ``I-X``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlpcli.tasks import ENTITY_TAGS, TASK_TOKENS
+
+# PTB-like words, as CoNLL-2003 is tokenized: abbreviations (U.S.), words with
+# inner hyphens or apostrophes, numbers with separators, then any other symbol.
+WORD = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:[-'’.,]\w+)*|\S")
+
+
+@dataclass
+class Entity:
+    text: str
+    type: str
+    start: int  # character offsets into the input line
+    end: int
+    score: float  # mean probability of the entity's tags
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) for each word of a raw line."""
+    return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
+
+
+def encode_words(tokenizer, words: list[str], max_tokens: int) -> tuple[list[int], list[int]]:
+    """Encoder ids and, per word, the position of its first piece (-1 for words
+    cut off by ``max_tokens``)."""
+    ids, firsts = [tokenizer.token_id(TASK_TOKENS["tag-entities"])], []
+    for pieces in tokenizer.encode_batch(words) if words else []:
+        pieces = pieces or [tokenizer.unk_id]
+        if len(ids) + len(pieces) + 1 > max_tokens:
+            firsts.append(-1)
+            continue
+        firsts.append(len(ids))
+        ids += pieces
+    return ids + [tokenizer.eos_id], firsts
+
+
+def allowed_transitions() -> list[list[bool]]:
+    """allowed[a][b]: tag b may follow tag a under BIO."""
+    allowed = []
+    for before in ENTITY_TAGS:
+        row = []
+        for after in ENTITY_TAGS:
+            row.append(not after.startswith("I-") or before[2:] == after[2:])
+        allowed.append(row)
+    return allowed
+
+
+def viterbi_bio(log_probs) -> list[int]:
+    """Most probable valid BIO tag sequence for (words, tags) log-probabilities;
+    the first word may not be I-X either."""
+    import torch
+
+    allowed = torch.tensor(allowed_transitions())
+    transition = torch.zeros(allowed.shape).masked_fill(~allowed, float("-inf"))
+    starts_inside = torch.tensor([tag.startswith("I-") for tag in ENTITY_TAGS])
+    score = log_probs[0].masked_fill(starts_inside, float("-inf"))
+    back = []
+    for row in log_probs[1:]:
+        candidates = score[:, None] + transition  # (previous tag, next tag)
+        score, best_previous = candidates.max(dim=0)
+        score = score + row
+        back.append(best_previous)
+    path = [int(score.argmax())]
+    for best_previous in reversed(back):
+        path.append(int(best_previous[path[-1]]))
+    return path[::-1]
+
+
+def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """(type, first word, last word + 1) of each entity in a valid BIO sequence."""
+    spans, current = [], None
+    for index, tag in enumerate(tags + ["O"]):
+        if current and not (tag.startswith("I-") and tag[2:] == current[0]):
+            spans.append((current[0], current[1], index))
+            current = None
+        if tag.startswith("B-"):
+            current = (tag[2:], index)
+    return spans
+
+
+class EntityTagger:
+    def __init__(self, model, tokenizer, device: str = "cpu") -> None:
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.max_positions = model.config.max_positions
+
+    def tag_words(self, sentences: list[list[str]], batch_size: int = 32) -> tuple[list[list[tuple[str, float]]], list[bool]]:
+        """Per sentence, a (tag, probability) for every word, and whether words
+        past the model's window had to be tagged O."""
+        import torch
+
+        from nlpcli.batching import pad
+
+        results: list[list[tuple[str, float]]] = [[] for _ in sentences]
+        cut = [False] * len(sentences)
+        encoded = [encode_words(self.tokenizer, words, self.max_positions) for words in sentences]
+        order = [i for i in sorted(range(len(sentences)), key=lambda i: len(encoded[i][0])) if sentences[i]]
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            src = pad([encoded[i][0] for i in batch], self.tokenizer.pad_id).to(self.device)
+            with torch.inference_mode():
+                log_probs = self.model.entity_logits(src).float().log_softmax(-1).cpu()
+            for row, index in enumerate(batch):
+                firsts = encoded[index][1]
+                kept = [position for position in firsts if position >= 0]
+                word_log_probs = log_probs[row, kept]
+                path = viterbi_bio(word_log_probs) if kept else []
+                tagged = [(ENTITY_TAGS[t], float(word_log_probs[w, t].exp())) for w, t in enumerate(path)]
+                cut[index] = len(kept) < len(firsts)
+                results[index] = tagged + [("O", 1.0)] * (len(firsts) - len(kept))
+        return results, cut
+
+    def tag_texts(self, texts: list[str], batch_size: int = 32) -> tuple[list[list[Entity]], list[list[tuple[str, int, int, str]]], list[bool]]:
+        """Per raw line: its entities, its words with their tags, and whether it was cut."""
+        split = [split_words(text) for text in texts]
+        tagged, cut = self.tag_words([[w for w, _, _ in words] for words in split], batch_size)
+        entities, words_out = [], []
+        for text, words, tags in zip(texts, split, tagged):
+            found = []
+            for kind, first, last in tags_to_spans([tag for tag, _ in tags]):
+                start, end = words[first][1], words[last - 1][2]
+                score = sum(p for _, p in tags[first:last]) / (last - first)
+                found.append(Entity(text[start:end], kind, start, end, round(score, 4)))
+            entities.append(found)
+            words_out.append([(w, s, e, tag) for (w, s, e), (tag, _) in zip(words, tags)])
+        return entities, words_out, cut
+
+
+def inline_markup(text: str, entities: list[Entity]) -> str:
+    """``[PER John Smith] lives in [LOC Paris]``"""
+    out, position = [], 0
+    for entity in entities:
+        out += [text[position : entity.start], f"[{entity.type} {entity.text}]"]
+        position = entity.end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def entity_record(text: str, entities: list[Entity], words: list[tuple[str, int, int, str]], fmt: str) -> list[str]:
+    import json
+
+    if fmt == "jsonl":
+        record = {"text": text, "entities": [vars(e) for e in entities]}
+        if not text.strip():
+            record["empty"] = True
+        return [json.dumps(record, ensure_ascii=False)]
+    if fmt == "conll":
+        return [f"{word}\t{tag}" for word, _, _, tag in words] + [""]
+    return [inline_markup(text, entities)]
+
+
+def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name: str, warn):
+    """A process_records chunk handler for raw text lines."""
+    from nlpcli.textio import record_handler
+
+    def run(texts):
+        entities, words, cut = tagger.tag_texts(texts, batch_size)
+        return list(zip(entities, words)), cut
+
+    return record_handler(
+        run, lambda text, found: entity_record(text, found[0], found[1], fmt), source_name, warn,
+        too_long=f"longer than the model's window ({tagger.max_positions} tokens); words past it are tagged O")
+
+
+def conll_blocks(records):
+    """Group CoNLL records into sentences: yields ('sentence', [records]) for
+    runs of token lines and ('line', record) for blank and -DOCSTART- lines."""
+    from nlpcli.data.conll import DOCSTART
+
+    sentence = []
+    for record in records:
+        token_line = record.text.strip() and not record.text.split()[0] == DOCSTART
+        if token_line:
+            sentence.append(record)
+            continue
+        if sentence:
+            yield "sentence", sentence
+            sentence = []
+        yield "line", record
+    if sentence:
+        yield "sentence", sentence
+
+
+def conll_tokens(sentence, source_name: str) -> list[str]:
+    from nlpcli.errors import InputError
+
+    tokens = []
+    for record in sentence:
+        if record.text[0].isspace():
+            raise InputError(f"{source_name}, line {record.line}: malformed CoNLL line (the first column, the token, is empty)")
+        tokens.append(record.text.split()[0])
+    return tokens
+
+
+def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, source_name: str, warn, on_progress=None) -> int:
+    """Pre-tokenized CoNLL in, ``token<TAB>tag`` out: one line per input line,
+    blank and -DOCSTART- lines passed through, so the output lines up with gold files."""
+    from itertools import islice
+
+    blocks = conll_blocks(records)
+    count = 0
+    while batch := list(islice(blocks, 16 * batch_size)):
+        sentences = [conll_tokens(block, source_name) for kind, block in batch if kind == "sentence"]
+        tagged, cut = tagger.tag_words(sentences, batch_size)
+        results = iter(zip(sentences, tagged, cut))
+        for kind, block in batch:
+            if kind == "line":
+                writer.write(block.text.rstrip())
+                continue
+            tokens, tags, was_cut = next(results)
+            if was_cut:
+                warn(f"{source_name}, line {block[0].line}: sentence longer than the model's window; words past it are tagged O")
+            for token, (tag, _) in zip(tokens, tags):
+                writer.write(f"{token}\t{tag}")
+            count += 1
+        writer.flush()
+        if on_progress:
+            on_progress(count)
+    return count

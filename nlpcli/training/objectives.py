@@ -1,0 +1,121 @@
+"""What each task trains: how its examples become (encoder input, target)
+pairs, and the loss on a batch of them. Translation and summarization train
+the decoder; sentiment, entities and answers train small output layers on the
+shared encoder states."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from nlpcli.batching import Pool, pad
+from nlpcli.tasks import ENTITY_TAGS, TASK_TOKENS, language_token, parse_direction
+
+IGNORE = -100  # cross_entropy's ignore_index: entity pieces after a word's first
+
+
+def encode_translation(spec, examples, tokenizer, max_length: int) -> Pool:
+    """Each direction of the set becomes (<2tgt> source </s>, <s> target </s>) pairs."""
+    ids = {lang: tokenizer.encode_batch([ex[lang] for ex in examples]) for lang in spec.languages}
+    pool = Pool(spec.name, [], [], spec.weight)
+    for direction in spec.directions:
+        source, target = parse_direction(direction)
+        tag = tokenizer.token_id(language_token(target))
+        for src, tgt in zip(ids[source], ids[target]):
+            if len(src) + 2 <= max_length and len(tgt) + 2 <= max_length:
+                pool.sources.append([tag] + src + [tokenizer.eos_id])
+                pool.targets.append([tokenizer.bos_id] + tgt + [tokenizer.eos_id])
+    return pool
+
+
+def encode_summaries(spec, examples, tokenizer, max_length: int) -> Pool:
+    """(<summarize> document </s>, <s> summary </s>); documents are cut to
+    ``max_length`` (their beginning carries most of the summary), summaries kept whole or skipped."""
+    tag = tokenizer.token_id(TASK_TOKENS["summarize"])
+    documents = tokenizer.encode_batch([ex["source"] for ex in examples])
+    summaries = tokenizer.encode_batch([ex["target"] for ex in examples])
+    pool = Pool(spec.name, [], [], spec.weight)
+    for document, summary in zip(documents, summaries):
+        if len(summary) + 2 <= max_length:
+            pool.sources.append([tag] + document[: max_length - 2] + [tokenizer.eos_id])
+            pool.targets.append([tokenizer.bos_id] + summary + [tokenizer.eos_id])
+    return pool
+
+
+def encode_sentiment(spec, examples, tokenizer, max_length: int) -> Pool:
+    tag = tokenizer.token_id(TASK_TOKENS["classify-sentiment"])
+    texts = tokenizer.encode_batch([ex["text"] for ex in examples])
+    pool = Pool(spec.name, [], [], spec.weight)
+    for text, example in zip(texts, examples):
+        if text:
+            pool.sources.append([tag] + text[: max_length - 2] + [tokenizer.eos_id])
+            pool.targets.append([example["label"]])
+    return pool
+
+
+def encode_entities(spec, examples, tokenizer, max_length: int) -> Pool:
+    """Each word's tag sits on its first piece; other positions are ignored."""
+    from nlpcli.entities import encode_words
+
+    tag_ids = {tag: i for i, tag in enumerate(ENTITY_TAGS)}
+    pool = Pool(spec.name, [], [], spec.weight)
+    for example in examples:
+        ids, firsts = encode_words(tokenizer, example["tokens"], max_length)
+        labels = [IGNORE] * len(ids)
+        for position, tag in zip(firsts, example["tags"]):
+            if position >= 0:
+                labels[position] = tag_ids[tag]
+        pool.sources.append(ids)
+        pool.targets.append(labels)
+    return pool
+
+
+def encode_answers(spec, examples, tokenizer, max_length: int) -> Pool:
+    """Every window that holds the whole gold answer becomes (ids, [start, end])."""
+    from nlpcli.answer import encode_windows, piece_range
+
+    pool = Pool(spec.name, [], [], spec.weight)
+    for example in examples:
+        start = example["answer_start"]
+        end = start + len(example["answer"])
+        for window in encode_windows(tokenizer, example["question"], example["context"], max_length, max_length // 2):
+            found = piece_range(window.spans, start, end)
+            if found:
+                pool.sources.append(window.ids)
+                pool.targets.append([window.context_start + found[0], window.context_start + found[1]])
+    return pool
+
+
+ENCODERS = {
+    "translate": encode_translation,
+    "summarize": encode_summaries,
+    "classify-sentiment": encode_sentiment,
+    "tag-entities": encode_entities,
+    "answer": encode_answers,
+}
+
+
+def collate(pools: list[Pool], batch: list[tuple[int, int]], pad_id: int, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    sources = pad([pools[p].sources[i] for p, i in batch], pad_id)
+    targets = [pools[p].targets[i] for p, i in batch]
+    target_pad = {"translate": pad_id, "summarize": pad_id, "tag-entities": IGNORE}.get(task, 0)
+    return sources, pad(targets, target_pad)
+
+
+def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> tuple[torch.Tensor, int]:
+    """Summed loss over the batch's predictions and their count."""
+    if task in ("translate", "summarize"):
+        logits = model(src, tgt[:, :-1])
+        gold = tgt[:, 1:]
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), gold.reshape(-1),
+                               ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum")
+        return loss, int(gold.ne(pad_id).sum())
+    if task == "classify-sentiment":
+        logits, _ = model.sentiment_logits(src)
+        return F.cross_entropy(logits.float(), tgt[:, 0], reduction="sum"), src.size(0)
+    if task == "tag-entities":
+        logits = model.entity_logits(src)
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        return loss, int(tgt.ne(IGNORE).sum())
+    start_logits, end_logits = model.span_logits(src)
+    loss = F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")
+    return loss / 2, src.size(0)
