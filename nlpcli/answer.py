@@ -99,6 +99,20 @@ class QuestionAnswerer:
         return best
 
 
+def answer_attention(answerer: QuestionAnswerer, question: str, context: str, answer: Answer):
+    """Encoder self-attention of the answer's pieces over question + context,
+    in the first window that holds the whole answer."""
+    from nlpcli.attention_maps import encoder_attention
+
+    tok = answerer.tokenizer
+    for window in encode_windows(tok, question, context, answerer.window_tokens, answerer.stride):
+        found = piece_range(window.spans, answer.start, answer.end)
+        if found:
+            positions = list(range(window.context_start + found[0], window.context_start + found[1] + 1))
+            return encoder_attention(answerer.model, tok, window.ids, positions, tok.pieces([window.ids[p] for p in positions]))
+    return None
+
+
 def best_span(start_logits, end_logits, window: Window):
     """(summed logit, first piece, last piece, probability) of the best span of at
     most MAX_ANSWER_TOKENS context pieces, scored within the window."""
@@ -167,7 +181,8 @@ def answer_record(question: QuestionRecord, answer: Answer | None, fmt: str) -> 
     return [json.dumps(record, ensure_ascii=False)]
 
 
-def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, batch_size: int, on_progress=None) -> int:
+def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, batch_size: int, on_progress=None,
+                     reporter=None) -> int:
     """Answer QuestionRecords in chunks, in order. ``fmt`` "squad" writes one
     JSON object {id: answer text} at the end, as the official SQuAD script reads it."""
     import json
@@ -176,7 +191,9 @@ def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, ba
     iterator, count, squad = iter(questions), 0, {}
     while chunk := list(islice(iterator, 16 * batch_size)):
         answers = answerer.answer([(q.question, q.context) for q in chunk], batch_size)
-        for question, answer in zip(chunk, answers):
+        for number, (question, answer) in enumerate(zip(chunk, answers), start=count + 1):
+            if reporter:
+                reporter.report(number, question.question, answer and answer_attention(answerer, question.question, question.context, answer))
             if fmt == "squad":
                 squad[question.id] = answer.text if answer else ""
             else:

@@ -69,6 +69,22 @@ THREADS_OPTION = typer.Option(None, "--threads", help="CPU threads (default: PyT
 STREAM_OPTION = typer.Option(False, "--stream", help="Answer line by line (automatic when stdin is a terminal).")
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No warnings.")
 ENCODING_OPTION = typer.Option(EncodingErrors.strict, "--encoding-errors", help="strict: invalid UTF-8 is an error; replace: U+FFFD and a warning.")
+SHOW_ATTENTION_OPTION = typer.Option(False, "--show-attention", help="Draw each record's attention heatmap on stderr.")
+ATTENTION_OUT_OPTION = typer.Option(None, "--attention-out", help="Write attention maps to .json, .html, .png or .svg; {i} in the name: one file per record.")
+LAYER_OPTION = typer.Option("last", "--layer", help="Layer of the heatmap: N, last, all or mean.")
+HEAD_OPTION = typer.Option("mean", "--head", help="Head of the heatmap: N or mean.")
+WORDS_OPTION = typer.Option(False, "--words", help="Heatmaps over words (SentencePiece pieces merged).")
+
+
+def attention_reporter(show: bool, out: Optional[str], layer: str, head: str, words: bool):
+    """An AttentionReporter when heatmaps are asked for, else a no-op context."""
+    from contextlib import nullcontext
+
+    if not show and not out:
+        return nullcontext()
+    from nlpcli.heatmap import AttentionReporter
+
+    return AttentionReporter(console.stderr if show else None, out, layer, head, words)
 
 
 def load_for(task: str, checkpoint, device: str, threads, quiet: bool):
@@ -91,15 +107,16 @@ def is_interactive(texts, input: str | None, stream: bool) -> bool:
     return stream or (not texts and input in (None, "-") and stdin_is_interactive())
 
 
-def run_records(texts, input, output, encoding_errors: EncodingErrors, stream: bool, batch_size: int, label: str, make_handler) -> None:
-    """Records from arguments, a file or stdin, through ``make_handler(source name)``'s
-    chunk handler, to the output in input order."""
+def run_records(texts, input, output, encoding_errors: EncodingErrors, stream: bool, batch_size: int, label: str,
+                make_handler, reporter) -> None:
+    """Records from arguments, a file or stdin, through ``make_handler(source name,
+    reporter)``'s chunk handler, to the output in input order."""
     from nlpcli.textio import OutputWriter, process_records, records_from
 
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
     interactive = is_interactive(texts, input, stream)
-    with OutputWriter(output) as writer, console.progress(label) as update:
-        process_records(records, writer, make_handler(name), 1 if interactive else 16 * batch_size,
+    with OutputWriter(output) as writer, console.progress(label) as update, reporter as report:
+        process_records(records, writer, make_handler(name, report), 1 if interactive else 16 * batch_size,
                         None if interactive else update)
 
 
@@ -121,6 +138,12 @@ def translate(
     stream: bool = STREAM_OPTION,
     quiet: bool = QUIET_OPTION,
     encoding_errors: EncodingErrors = ENCODING_OPTION,
+    show_attention: bool = SHOW_ATTENTION_OPTION,
+    attention_out: Optional[str] = ATTENTION_OUT_OPTION,
+    layer: str = LAYER_OPTION,
+    head: str = HEAD_OPTION,
+    words: bool = WORDS_OPTION,
+    alignments: bool = typer.Option(False, "--alignments", help="Append word alignments from cross-attention (text: ' ||| 0-0 1-1'; jsonl: \"alignments\")."),
 ) -> None:
     """Translate sentences, one output line per input line, in input order."""
     from nlpcli.decoding import GenerationSettings
@@ -138,10 +161,13 @@ def translate(
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
     interactive = is_interactive(texts, input, stream)
     translator = Translator(loaded.model, loaded.tokenizer, device)
-    with OutputWriter(output) as writer, console.progress("translating") as update:
+    if alignments and n_best > 1 and format == OutputFormat.text:
+        raise InputError("--alignments goes with one hypothesis per line (drop --n-best or use --format jsonl)")
+    with OutputWriter(output) as writer, console.progress("translating") as update, \
+            attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
         translate_stream(translator, records, writer, tgt, settings, format.value,
                          chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn,
-                         on_progress=None if interactive else update)
+                         on_progress=None if interactive else update, reporter=reporter, with_alignments=alignments)
 
 
 @app.command()
@@ -162,6 +188,11 @@ def summarize(
     stream: bool = STREAM_OPTION,
     quiet: bool = QUIET_OPTION,
     encoding_errors: EncodingErrors = ENCODING_OPTION,
+    show_attention: bool = SHOW_ATTENTION_OPTION,
+    attention_out: Optional[str] = ATTENTION_OUT_OPTION,
+    layer: str = LAYER_OPTION,
+    head: str = HEAD_OPTION,
+    words: bool = WORDS_OPTION,
 ) -> None:
     """Summarize documents, one summary line per input line, in input order."""
     from nlpcli.decoding import Constraints, GenerationSettings
@@ -177,7 +208,8 @@ def summarize(
     loaded, device = load_for("summarize", checkpoint, device, threads, quiet)
     summarizer = Summarizer(loaded.model, loaded.tokenizer, device, loaded.info.tasks["summarize"].get("window", 0))
     run_records(texts, input, output, encoding_errors, stream, batch_size, "summarizing",
-                lambda name: summary_handler(summarizer, settings, format.value, input_format.value, name, console.warn))
+                lambda name, report: summary_handler(summarizer, settings, format.value, input_format.value, name, console.warn, report),
+                attention_reporter(show_attention, attention_out, layer, head, words))
 
 
 class AnswerFormat(str, Enum):
@@ -208,6 +240,11 @@ def answer(
     stream: bool = STREAM_OPTION,
     quiet: bool = QUIET_OPTION,
     encoding_errors: EncodingErrors = ENCODING_OPTION,
+    show_attention: bool = SHOW_ATTENTION_OPTION,
+    attention_out: Optional[str] = ATTENTION_OUT_OPTION,
+    layer: str = LAYER_OPTION,
+    head: str = HEAD_OPTION,
+    words: bool = WORDS_OPTION,
 ) -> None:
     """Answer questions with a span of the given context."""
     from nlpcli.answer import QuestionAnswerer, answer_questions, question_records, read_context, squad_question_records
@@ -230,9 +267,10 @@ def answer(
         records, name = records_from(questions, input, encoding_errors.value, console.warn)
         items = question_records(records, kind, read_context(context) if context is not None else None, name)
     interactive = is_interactive(questions, input, stream) and kind != "squad"
-    with OutputWriter(output) as writer, console.progress("answering") as update:
+    with OutputWriter(output) as writer, console.progress("answering") as update, \
+            attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
         answer_questions(answerer, items, writer, format.value, 1 if interactive else batch_size,
-                         None if interactive else update)
+                         None if interactive else update, reporter)
 
 
 @app.command("classify-sentiment")
@@ -249,6 +287,11 @@ def classify_sentiment(
     stream: bool = STREAM_OPTION,
     quiet: bool = QUIET_OPTION,
     encoding_errors: EncodingErrors = ENCODING_OPTION,
+    show_attention: bool = SHOW_ATTENTION_OPTION,
+    attention_out: Optional[str] = ATTENTION_OUT_OPTION,
+    layer: str = LAYER_OPTION,
+    head: str = HEAD_OPTION,
+    words: bool = WORDS_OPTION,
 ) -> None:
     """Label each text positive or negative, with the label's probability."""
     from nlpcli.sentiment import SentimentClassifier, sentiment_handler
@@ -257,7 +300,8 @@ def classify_sentiment(
     loaded, device = load_for("classify-sentiment", checkpoint, device, threads, quiet)
     classifier = SentimentClassifier(loaded.model, loaded.tokenizer, device)
     run_records(texts, input, output, encoding_errors, stream, batch_size, "classifying",
-                lambda name: sentiment_handler(classifier, batch_size, format.value, input_format.value, name, console.warn))
+                lambda name, report: sentiment_handler(classifier, batch_size, format.value, input_format.value, name, console.warn, report),
+                attention_reporter(show_attention, attention_out, layer, head, words))
 
 
 class EntityFormat(str, Enum):
@@ -286,6 +330,11 @@ def tag_entities(
     stream: bool = STREAM_OPTION,
     quiet: bool = QUIET_OPTION,
     encoding_errors: EncodingErrors = ENCODING_OPTION,
+    show_attention: bool = SHOW_ATTENTION_OPTION,
+    attention_out: Optional[str] = ATTENTION_OUT_OPTION,
+    layer: str = LAYER_OPTION,
+    head: str = HEAD_OPTION,
+    words: bool = WORDS_OPTION,
 ) -> None:
     """Find PER, ORG, LOC and MISC entities."""
     from nlpcli.entities import EntityTagger, entity_handler, tag_conll_stream
@@ -294,14 +343,15 @@ def tag_entities(
     positive("--batch-size", batch_size)
     loaded, device = load_for("tag-entities", checkpoint, device, threads, quiet)
     tagger = EntityTagger(loaded.model, loaded.tokenizer, device)
+    reporter = attention_reporter(show_attention, attention_out, layer, head, words)
     if input_format == EntityInputFormat.conll:
         records, name = records_from(texts, input, encoding_errors.value, console.warn)
-        with OutputWriter(output) as writer, console.progress("tagging") as update:
-            tag_conll_stream(tagger, records, writer, batch_size, name, console.warn, update)
+        with OutputWriter(output) as writer, console.progress("tagging") as update, reporter as report:
+            tag_conll_stream(tagger, records, writer, batch_size, name, console.warn, update, report)
         return
     fmt = "inline" if format == EntityFormat.text else format.value
     run_records(texts, input, output, encoding_errors, stream, batch_size, "tagging",
-                lambda name: entity_handler(tagger, batch_size, fmt, name, console.warn))
+                lambda name, report: entity_handler(tagger, batch_size, fmt, name, console.warn, report), reporter)
 
 
 @evaluate_app.command("translate")

@@ -121,6 +121,12 @@ class EntityTagger:
                 results[index] = tagged + [("O", 1.0)] * (len(firsts) - len(kept))
         return results, cut
 
+    def attention(self, words: list[str], tags: list[str]):
+        """Encoder self-attention of each entity's first piece over the input."""
+        from nlpcli.attention_maps import entity_attention
+
+        return entity_attention(self.model, self.tokenizer, words, tags)
+
     def tag_texts(self, texts: list[str], batch_size: int = 32) -> tuple[list[list[Entity]], list[list[tuple[str, int, int, str]]], list[bool]]:
         """Per raw line: its entities, its words with their tags, and whether it was cut."""
         split = [split_words(text) for text in texts]
@@ -160,7 +166,7 @@ def entity_record(text: str, entities: list[Entity], words: list[tuple[str, int,
     return [inline_markup(text, entities)]
 
 
-def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name: str, warn):
+def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name: str, warn, reporter=None):
     """A process_records chunk handler for raw text lines."""
     from nlpcli.textio import record_handler
 
@@ -170,7 +176,9 @@ def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name:
 
     return record_handler(
         run, lambda text, found: entity_record(text, found[0], found[1], fmt), source_name, warn,
-        too_long=f"longer than the model's window ({tagger.max_positions} tokens); words past it are tagged O")
+        too_long=f"longer than the model's window ({tagger.max_positions} tokens); words past it are tagged O",
+        after=reporter and (lambda r, text, found: reporter.report(r.line, text, tagger.attention(
+            [w for w, _, _, _ in found[1]], [tag for _, _, _, tag in found[1]]) if found[0] else None)))
 
 
 def conll_blocks(records):
@@ -203,7 +211,8 @@ def conll_tokens(sentence, source_name: str) -> list[str]:
     return tokens
 
 
-def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, source_name: str, warn, on_progress=None) -> int:
+def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, source_name: str, warn, on_progress=None,
+                     reporter=None) -> int:
     """Pre-tokenized CoNLL in, ``token<TAB>tag`` out: one line per input line,
     blank and -DOCSTART- lines passed through, so the output lines up with gold files."""
     from itertools import islice
@@ -223,6 +232,8 @@ def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, sou
                 warn(f"{source_name}, line {block[0].line}: sentence longer than the model's window; words past it are tagged O")
             for token, (tag, _) in zip(tokens, tags):
                 writer.write(f"{token}\t{tag}")
+            if reporter and any(tag != "O" for tag, _ in tags):
+                reporter.report(block[0].line, " ".join(tokens), tagger.attention(tokens, [tag for tag, _ in tags]))
             count += 1
         writer.flush()
         if on_progress:

@@ -47,6 +47,13 @@ class SentimentClassifier:
                 results[index] = Sentiment(SENTIMENT_LABELS[best], round(float(probabilities[row, best]), 4))
         return results, truncated
 
+    def attention(self, text: str):
+        """The decision's pooling attention over the text's tokens."""
+        from nlpcli.attention_maps import pooling_attention
+
+        ids, _ = self.tokenizer.encode_task_input(TASK_TOKENS["classify-sentiment"], clean_text(text), self.window)
+        return pooling_attention(self.model, self.tokenizer, ids)
+
 
 def sentiment_record(text: str, sentiment: Sentiment | None, fmt: str) -> list[str]:
     import json
@@ -59,11 +66,13 @@ def sentiment_record(text: str, sentiment: Sentiment | None, fmt: str) -> list[s
     return [json.dumps(record, ensure_ascii=False)]
 
 
-def sentiment_handler(classifier: SentimentClassifier, batch_size: int, fmt: str, input_format: str, source_name: str, warn):
+def sentiment_handler(classifier: SentimentClassifier, batch_size: int, fmt: str, input_format: str, source_name: str, warn,
+                      reporter=None):
     """A process_records chunk handler: records (text or jsonl with ``text``) -> label lines."""
     from nlpcli.textio import record_handler
 
     return record_handler(
         lambda texts: classifier.classify(texts, batch_size), lambda t, s: sentiment_record(t, s, fmt),
         source_name, warn, field="text" if input_format == "jsonl" else None,
-        too_long=f"longer than the model's window ({classifier.window} tokens); classified the beginning only")
+        too_long=f"longer than the model's window ({classifier.window} tokens); classified the beginning only",
+        after=reporter and (lambda r, t, s: reporter.report(r.line, t, classifier.attention(t) if s else None)))

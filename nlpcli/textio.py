@@ -94,17 +94,21 @@ def process_records(records: Iterable[Record], writer, handle_chunk, chunk_size:
     return count
 
 
-def record_handler(run, to_lines, source_name: str, warn, field: str | None = None, too_long: str = ""):
+def record_handler(run, to_lines, source_name: str, warn, field: str | None = None, too_long: str = "", after=None):
     """A process_records chunk handler for a task that maps each text to one
     result: ``run(texts) -> (results, truncated)``, ``to_lines(text, result) -> lines``.
     With ``field`` the records are jsonl and the text is that field. A text cut
-    to the model's window gets a warning naming its line, ending ``too_long``."""
+    to the model's window gets a warning naming its line, ending ``too_long``.
+    ``after(record, text, result)`` runs for each record, in order (attention maps)."""
     def handle_chunk(chunk: list[Record]) -> list[list[str]]:
         texts = [field_of(r, field, source_name) if field else r.text for r in chunk]
         results, truncated = run(texts)
         for record, cut in zip(chunk, truncated):
             if cut:
                 warn(f"{source_name}, line {record.line}: {too_long}")
+        if after:
+            for record, text, result in zip(chunk, texts, results):
+                after(record, text, result)
         return [to_lines(text, result) for text, result in zip(texts, results)]
 
     return handle_chunk

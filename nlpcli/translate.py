@@ -14,6 +14,7 @@ class Translation:
     score: float  # sequence log-probability (sum over target tokens, </s> included)
     token_logprobs: list[float]
     tokens: list[int]
+    pieces: list[str]  # the output tokens as SentencePiece pieces, </s> included
 
 
 def supported_directions(info) -> list[str]:
@@ -44,8 +45,16 @@ class Translator:
                 encoded[index], truncated[index] = self.tokenizer.encode_task_input(language_token(target), text, self.max_positions)
         hypotheses = self.translate_ids(list(encoded.values()), settings)
         for index, nbest in zip(encoded, hypotheses):
-            results[index] = [Translation(self.tokenizer.decode(h.tokens), h.score, h.token_logprobs, h.tokens) for h in nbest]
+            results[index] = [Translation(self.tokenizer.decode(h.tokens), h.score, h.token_logprobs, h.tokens,
+                                          self.tokenizer.pieces(h.tokens)) for h in nbest]
         return results, truncated
+
+    def attention(self, text: str, target: str, translation: Translation):
+        """Cross-attention of the translation's tokens over the source's."""
+        from nlpcli.attention_maps import cross_attention
+
+        source_ids, _ = self.tokenizer.encode_task_input(language_token(target), text, self.max_positions)
+        return cross_attention(self.model, self.tokenizer, source_ids, translation.tokens)
 
     def translate_ids(self, sources: list[list[int]], settings: GenerationSettings) -> list[list]:
         """n-best Hypothesis lists for encoded sources, in the order given."""
@@ -55,29 +64,46 @@ class Translator:
         return generate(self.model, sources, settings, tok.bos_id, tok.eos_id, tok.pad_id, self.device)
 
 
-def translation_record(source: str, translations: list[Translation], fmt: str, index: int) -> list[str]:
-    """Output lines for one input record."""
+def token_confidence(pieces: list[str], logprobs: list[float]) -> dict:
+    """Per output token (</s> included) its piece and probability, for jsonl output."""
+    import math
+
+    return {"tokens": pieces, "token_probs": [round(math.exp(lp), 4) for lp in logprobs]}
+
+
+def translation_record(source: str, translations: list[Translation], fmt: str, index: int,
+                       alignment: list[tuple[int, int]] | None = None) -> list[str]:
+    """Output lines for one input record; ``alignment`` (source word, target word)
+    pairs are appended Moses-style (text: ``translation ||| 0-0 1-1``)."""
     import json
 
     best = translations[0] if translations else None
     if fmt == "jsonl":
         record = {"source": source, "translation": best.text if best else "",
                   "score": round(best.score, 4) if best else None}
-        if not best:
+        if best:
+            record.update(token_confidence(best.pieces, best.token_logprobs))
+        else:
             record["empty"] = True
+        if alignment is not None:
+            record["alignments"] = [list(pair) for pair in alignment]
         if len(translations) > 1:
             record["n_best"] = [{"translation": t.text, "score": round(t.score, 4)} for t in translations]
         return [json.dumps(record, ensure_ascii=False)]
     if len(translations) > 1:  # Moses n-best: index ||| hypothesis ||| score
         return [f"{index} ||| {t.text} ||| {t.score:.4f}" for t in translations]
+    if best and alignment is not None:
+        return [f"{best.text} ||| {' '.join(f'{i}-{j}' for i, j in alignment)}"]
     return [best.text if best else ""]
 
 
 def translate_stream(translator: Translator, records, writer, target: str, settings: GenerationSettings,
                      fmt: str = "text", chunk_size: int = 512, source_name: str = "<stdin>", warn=None,
-                     on_progress=None) -> int:
+                     on_progress=None, reporter=None, with_alignments: bool = False) -> int:
     """Translate records chunk by chunk, writing each chunk's results in input
-    order before reading the next, so memory stays bounded. Returns the count."""
+    order before reading the next, so memory stays bounded. Returns the count.
+    ``reporter`` (an AttentionReporter) gets each record's cross-attention."""
+    from nlpcli.attention_maps import alignments
     from nlpcli.textio import process_records
 
     count = 0
@@ -90,7 +116,12 @@ def translate_stream(translator: Translator, records, writer, target: str, setti
             if cut and warn:
                 warn(f"{source_name}, line {record.line}: longer than the model's window "
                      f"({translator.max_positions} tokens); translated the beginning only")
-            out.append(translation_record(record.text, translations, fmt, count))
+            attention = translator.attention(record.text, target, translations[0]) \
+                if translations and (reporter or with_alignments) else None
+            if reporter:
+                reporter.report(record.line, record.text, attention)
+            alignment = (alignments(attention) if attention else []) if with_alignments else None
+            out.append(translation_record(record.text, translations, fmt, count, alignment))
             count += 1
         return out
 

@@ -46,8 +46,9 @@ LEAD_WORDS = 10  # the first-N-words baseline: about the length of a subject lin
 
 
 def run(command: list[str]) -> str:
+    """Run an ``nlpcli ...`` command with this Python's nlpcli; returns its stdout."""
     print("$ " + " ".join(command), file=sys.stderr, flush=True)
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return subprocess.run([sys.executable, "-m", *command], check=True, capture_output=True, text=True).stdout
 
 
 def write_lines(path: Path, lines) -> Path:
