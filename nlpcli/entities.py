@@ -163,7 +163,7 @@ def entity_record(text: str, entities: list[Entity], words: list[tuple[str, int,
         return [json.dumps(record, ensure_ascii=False)]
     if fmt == "conll":
         return [f"{word}\t{tag}" for word, _, _, tag in words] + [""]
-    return [inline_markup(text, entities)]
+    return [inline_markup(text, entities) if text.strip() else ""]
 
 
 def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name: str, warn, reporter=None):

@@ -2,6 +2,10 @@
 on a tiny model trained on toy versions of all five tasks."""
 import json
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from test_cli import lines, nlpcli
 
 
@@ -103,3 +107,52 @@ def test_info_lists_every_task(toy_tasks_checkpoint):
     out = nlpcli("info", "-c", toy_tasks_checkpoint).stdout.decode()
     for task in ("translate", "summarize", "answer", "classify-sentiment", "tag-entities"):
         assert f"task         {task}" in out
+
+
+TASK_COMMANDS = [("summarize", "--beam", "1"), ("classify-sentiment",), ("tag-entities",),
+                 ("answer", "--context", "Anna lives in Rome .")]
+
+
+@pytest.mark.parametrize("command", TASK_COMMANDS, ids=lambda c: c[0])
+def test_awkward_input_gives_one_record_per_line_for_every_task(toy_tasks_checkpoint, tmp_path, command):
+    long_line = "John runs in Paris " * 50_000  # ~1 MB on one line
+    source = tmp_path / "awkward.txt"
+    source.write_text(f"a\x00 dog\n{long_line}\n\t\n漢字 Ωμέγα 🙂\n", encoding="utf-8")
+    result = nlpcli(*command[:1], "-c", toy_tasks_checkpoint, *command[1:], "-i", source)
+    assert result.returncode == 0, result.stderr
+    out = lines(result)
+    assert len(out) == 4 and out[2] == ""
+    if command[0] != "answer":  # an answer's context is read in windows, never cut
+        assert f"{source}, line 2: longer than" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("command", TASK_COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("args, message", [
+    (["-i", "missing.txt"], "input file not found: missing.txt"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--device", "cuda"], "no CUDA GPU"),
+    (["-o", "no/such/folder/out.txt"], "folder no/such/folder does not exist"),
+])
+def test_bad_options_are_one_line_and_exit_1_for_every_task(toy_tasks_checkpoint, command, args, message):
+    result = nlpcli(*command[:1], "-c", toy_tasks_checkpoint, *command[1:], *args, stdin="a dog\n")
+    error = result.stderr.decode()
+    assert result.returncode == 1 and message in error and error.count("\n") == 1, error
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                           lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+                           max_leaves=6)
+
+
+@given(st.lists(st.one_of(st.builds(lambda t: json.dumps({"text": t}), st.text(max_size=15)),
+                          json_values.map(json.dumps), st.just("")), min_size=1, max_size=6))
+@settings(max_examples=8, deadline=None)
+def test_random_jsonl_gives_one_record_per_line_or_an_error_naming_the_line(toy_tasks_checkpoint, records):
+    stdin = "".join(r.replace("\n", " ") + "\n" for r in records)
+    result = nlpcli("classify-sentiment", "-c", toy_tasks_checkpoint, "--input-format", "jsonl", "--format", "jsonl", stdin=stdin)
+    if result.returncode == 0:
+        out = [json.loads(line) for line in lines(result)]
+        assert len(out) == len(records)
+    else:
+        error = result.stderr.decode()
+        assert result.returncode == 1 and "<stdin>, line " in error and error.count("\n") == 1, error
