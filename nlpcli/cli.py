@@ -511,8 +511,10 @@ def train(
     device: str = DEVICE_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
-    """Train the tokenizer and the model from a recipe; writes RUN/checkpoint."""
+    """Train the tokenizer and the model from a recipe; writes RUN/checkpoint.
+    Under torchrun (torchrun --nproc_per_node=N -m nlpcli train ...) it trains data-parallel."""
     from nlpcli.runtime import select_device, set_threads
+    from nlpcli.training.distributed import join_world, leave_world
     from nlpcli.training.recipe import load_recipe
     from nlpcli.training.trainer import Trainer
 
@@ -524,10 +526,26 @@ def train(
     if not Path(data).is_dir():
         raise InputError(f"data folder not found: {data}")
     set_threads(threads)
-    trainer = Trainer(loaded_recipe, data, out or Path("runs") / loaded_recipe.name,
-                      device=select_device(device), resume=resume, overwrite=overwrite)
-    checkpoint = trainer.train()
-    console.info(f"best checkpoint: {checkpoint}")
+    world, device = join_world(select_device(device))
+    try:
+        trainer = Trainer(loaded_recipe, data, out or Path("runs") / loaded_recipe.name,
+                          device=device, resume=resume, overwrite=overwrite, world=world)
+        checkpoint = trainer.train()
+    finally:
+        leave_world(world)
+    if world.is_main:
+        console.info(f"best checkpoint: {checkpoint}")
+
+
+@app.command("plot-training")
+def plot_training(
+    run_dir: Path = typer.Argument(..., help="A run folder of nlpcli train."),
+    output: Path = typer.Option(Path("curves.png"), "--output", "-o", help="Image to write (.png, .svg, .pdf)."),
+) -> None:
+    """Draw a run's training loss per task and dev scores against steps (needs nlpcli[plot])."""
+    from nlpcli.plot import plot_training as draw_curves
+
+    console.info(f"wrote {draw_curves(run_dir, output)}")
 
 
 def main(argv: list[str] | None = None) -> int:

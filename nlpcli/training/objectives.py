@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from nlpcli.batching import Pool, pad
 from nlpcli.tasks import ENTITY_TAGS, TASK_TOKENS, language_token, parse_direction
@@ -101,6 +102,15 @@ def collate(pools: list[Pool], batch: list[tuple[int, int]], pad_id: int, task: 
     return sources, pad(targets, target_pad)
 
 
+def prediction_count(task: str, tgt: torch.Tensor, pad_id: int) -> int:
+    """How many predictions a batch's loss sums over (what task_loss returns as its count)."""
+    if task in ("translate", "summarize"):
+        return int(tgt[:, 1:].ne(pad_id).sum())
+    if task == "tag-entities":
+        return int(tgt.ne(IGNORE).sum())
+    return tgt.size(0)
+
+
 def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> tuple[torch.Tensor, int]:
     """Summed loss over the batch's predictions and their count."""
     if task in ("translate", "summarize"):
@@ -119,3 +129,15 @@ def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: in
     start_logits, end_logits = model.span_logits(src)
     loss = F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")
     return loss / 2, src.size(0)
+
+
+class TaskLoss(nn.Module):
+    """The model with the task losses as its forward(), so that
+    DistributedDataParallel sees (and synchronises) every task's computation."""
+
+    def __init__(self, model, pad_id: int, label_smoothing: float) -> None:
+        super().__init__()
+        self.model, self.pad_id, self.label_smoothing = model, pad_id, label_smoothing
+
+    def forward(self, task: str, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        return task_loss(self.model, task, src, tgt, self.pad_id, self.label_smoothing)[0]

@@ -34,7 +34,8 @@ class TokenizerSettings:
 @dataclass
 class TrainSettings:
     max_steps: int = 10_000
-    batch_tokens: int = 4096  # target tokens per optimizer step
+    batch_tokens: int = 4096  # padded source tokens per micro-batch
+    accumulation: int = 1  # micro-batches per optimizer step, summed over all ranks (a multiple of the rank count)
     lr: float = 1e-3
     warmup_steps: int = 1000
     min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio

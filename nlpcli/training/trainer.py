@@ -33,7 +33,8 @@ from nlpcli.metrics import bleu
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.tasks import ENTITY_TAGS, SENTIMENT_LABELS, TASK_TOKENS, language_token, parse_direction
 from nlpcli.tokenizer import Tokenizer
-from nlpcli.training.objectives import ENCODERS, collate, task_loss
+from nlpcli.training.distributed import World
+from nlpcli.training.objectives import ENCODERS, TaskLoss, collate, prediction_count, task_loss
 from nlpcli.training.recipe import DatasetSpec, Recipe
 from nlpcli.translate import Translator
 
@@ -52,7 +53,10 @@ class DevSet:
 
 
 def log(message: str) -> None:
-    console.info(message)
+    import os
+
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 speaks
+        console.info(message)
 
 
 def special_tokens(recipe: Recipe) -> list[str]:
@@ -120,11 +124,17 @@ def with_task_heads(config: ModelConfig, tasks: list[str]) -> ModelConfig:
 
 class Trainer:
     def __init__(self, recipe: Recipe, data_root: Path, run_dir: Path, device: str = "cpu",
-                 resume: bool = False, overwrite: bool = False) -> None:
+                 resume: bool = False, overwrite: bool = False, world: World | None = None) -> None:
         self.recipe, self.settings = recipe, recipe.train
         self.data_root, self.run_dir = Path(data_root), Path(run_dir)
         self.device = torch.device(device)
-        self.prepare_run_dir(resume, overwrite)
+        self.world = world or World()
+        if self.settings.accumulation % self.world.size:
+            raise RecipeError(f"recipe key train.accumulation = {self.settings.accumulation} must be a multiple of "
+                              f"the number of processes ({self.world.size})")
+        if self.world.is_main:
+            self.prepare_run_dir(resume, overwrite)
+        self.world.barrier()
         torch.manual_seed(self.settings.seed)
 
         train_examples = [(spec, spec.load(self.data_root)) for spec in recipe.train_data]
@@ -132,7 +142,11 @@ class Trainer:
             if not examples:
                 raise RecipeError(f"training set {spec.name!r} ({self.data_root / spec.path}) is empty")
         initial = self.load_initial_checkpoint()
-        self.tokenizer = self.load_or_make_tokenizer(train_examples, initial, reuse=resume)
+        if self.world.is_main:
+            self.tokenizer = self.load_or_make_tokenizer(train_examples, initial, reuse=resume)
+        self.world.barrier()
+        if not self.world.is_main:
+            self.tokenizer = Tokenizer.load(self.run_dir / "tokenizer.model")
         recipe.model.vocab_size = len(self.tokenizer)
         with_task_heads(recipe.model, recipe.tasks)
         self.shares = recipe.task_shares()
@@ -142,12 +156,22 @@ class Trainer:
             self.pools[spec.task].append(pool)
             log(f"train set {pool.name} ({spec.task}): {len(pool):,} examples, weight {pool.weight}")
         log("task shares of steps: " + ", ".join(f"{t} {s:.2f}" for t, s in self.shares.items()))
-        self.dev_sets = build_dev_sets(recipe, self.data_root, self.tokenizer)
-        self.write_dev_files()
+        self.dev_sets = build_dev_sets(recipe, self.data_root, self.tokenizer) if self.world.is_main else []
+        if self.world.is_main:
+            self.write_dev_files()
 
         self.model = Seq2SeqTransformer(recipe.model).to(self.device)
         if initial is not None and not resume:
             self.copy_initial_weights(initial)
+        self.trainable = TaskLoss(self.model, self.tokenizer.pad_id, self.settings.label_smoothing)
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # a step trains one task, so parts of the model get no gradient in it
+            self.trainable = DistributedDataParallel(
+                self.trainable, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
+        self.plans: dict[str, tuple[int, list]] = {}
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
             weight_decay=self.settings.weight_decay,
@@ -159,9 +183,14 @@ class Trainer:
         self.tokens_seen = {task: 0 for task in self.pools}
         if resume and (self.run_dir / "state").is_dir():
             self.load_state()
-        (self.run_dir / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
+        self.scaler = None
+        if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            self.scaler = torch.amp.GradScaler("cuda")  # fp16 autocast needs loss scaling; bf16 does not
+        if self.world.is_main:
+            (self.run_dir / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
         log(f"model: {self.model.num_parameters():,} parameters; device {self.device}; "
-            f"vocabulary {len(self.tokenizer):,}")
+            f"vocabulary {len(self.tokenizer):,}; {self.world.size} process(es), "
+            f"{self.settings.accumulation} micro-batch(es) of {self.settings.batch_tokens} tokens a step")
 
     # ---- run folder -------------------------------------------------------------
     def prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
@@ -275,7 +304,9 @@ class Trainer:
         position = self.positions[task]
         seed = self.settings.seed + 7919 * list(self.pools).index(task)
         while True:
-            plan = epoch_batches(self.pools[task], self.settings.batch_tokens, seed, position[0])
+            if self.plans.get(task, (None,))[0] != position[0]:
+                self.plans[task] = (position[0], epoch_batches(self.pools[task], self.settings.batch_tokens, seed, position[0]))
+            plan = self.plans[task][1]
             if position[1] < len(plan):
                 position[1] += 1
                 return plan[position[1] - 1]
@@ -283,7 +314,7 @@ class Trainer:
 
     def autocast(self):
         if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            return torch.autocast("cuda", dtype=torch.float16 if self.scaler else torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
     def train(self) -> Path:
@@ -295,44 +326,75 @@ class Trainer:
         return self.run_dir / "checkpoint"
 
     def run_steps(self, update) -> None:
-        settings, pad_id = self.settings, self.tokenizer.pad_id
+        settings = self.settings
         window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
         while self.step < settings.max_steps:
             step_start = time.time()
             task = self.task_of_step(self.step)
-            src, tgt = collate(self.pools[task], self.next_batch(task), pad_id, task)
-            src, tgt = src.to(self.device), tgt.to(self.device)
-            with self.autocast():
-                loss_sum, count = task_loss(self.model, task, src, tgt, pad_id, settings.label_smoothing)
-            (loss_sum / count).backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), settings.clip_norm)
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scheduler.step()
+            loss_sum, count, tokens = self.train_step(task)
+            grad_norm = self.optimizer_step()
             self.step += 1
-            tokens = int(src.ne(pad_id).sum())
             self.tokens_seen[task] += tokens
             self.elapsed += time.time() - step_start
-            window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum.item()
+            window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum
             window["count"][task] = window["count"].get(task, 0) + count
             window["tokens"] += tokens
 
-            if self.step % 50 == 0 or self.step == settings.max_steps:
+            if self.world.is_main and (self.step % 50 == 0 or self.step == settings.max_steps):
                 self.log_window(window, grad_norm)
                 window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
-            if self.step % settings.eval_every == 0 or self.step == settings.max_steps:
+            if self.world.is_main and (self.step % settings.eval_every == 0 or self.step == settings.max_steps):
                 self.validate()
                 window["start"] = time.time()
-            if self.step % settings.save_every == 0 or self.step == settings.max_steps:
+            if self.world.is_main and (self.step % settings.save_every == 0 or self.step == settings.max_steps):
                 self.save_state()
             update(self.step)
+
+    def train_step(self, task: str) -> tuple[float, int, int]:
+        """Forward and backward over this step's micro-batches: every rank draws
+        the same ``accumulation`` batches of the task's stream and trains on its
+        share, so N ranks x A micro-batches each = 1 rank x N*A micro-batches.
+        Gradients are of the loss summed over all predictions of the step divided
+        by their count. Returns the step's summed loss, predictions and source tokens."""
+        from contextlib import nullcontext
+
+        pad_id, world = self.tokenizer.pad_id, self.world
+        micro_batches = [self.next_batch(task) for _ in range(self.settings.accumulation)]
+        mine = [collate(self.pools[task], b, pad_id, task) for b in micro_batches[world.rank :: world.size]]
+        local_count = sum(prediction_count(task, tgt, pad_id) for _, tgt in mine)
+        local_tokens = sum(int(src.ne(pad_id).sum()) for src, _ in mine)
+        count, tokens = world.sum([local_count, local_tokens])
+        local_loss = 0.0
+        for index, (src, tgt) in enumerate(mine):
+            last = index == len(mine) - 1
+            # DistributedDataParallel averages gradients over ranks: scale the sum back up
+            with self.autocast(), (nullcontext() if last or not world.distributed else self.trainable.no_sync()):
+                loss_sum = self.trainable(task, src.to(self.device), tgt.to(self.device))
+            scaled = loss_sum * world.size / count
+            (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            local_loss += loss_sum.item()
+        [loss] = world.sum([local_loss])
+        return loss, int(count), int(tokens)
+
+    def optimizer_step(self) -> float:
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_norm)
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        return float(grad_norm)
 
     def log_window(self, window: dict, grad_norm) -> None:
         losses = {task: window["loss"][task] / window["count"][task] for task in window["loss"]}
         event = {"step": self.step, "loss": sum(losses.values()) / len(losses), "task_loss": losses,
                  "lr": self.scheduler.get_last_lr()[0],
                  "tokens_per_s": window["tokens"] / (time.time() - window["start"]),
-                 "grad_norm": float(grad_norm), "elapsed_s": round(self.elapsed, 1)}
+                 "grad_norm": grad_norm, "elapsed_s": round(self.elapsed, 1)}
         self.record(event)
         log(f"step {self.step}/{self.settings.max_steps} " + " ".join(f"{t} {v:.3f}" for t, v in losses.items())
             + f" lr {event['lr']:.2e} {event['tokens_per_s']:.0f} src tok/s")
