@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def translate_once(checkpoint: str, sources: list[str], references: list[str], beam: int, batch_size: int,
-                   threads: int, repeats: int) -> dict:
+                   threads: int, repeats: int, int8: bool = False) -> dict:
     import torch
 
     from nlpcli.checkpoint import load_checkpoint
@@ -31,6 +31,10 @@ def translate_once(checkpoint: str, sources: list[str], references: list[str], b
 
     torch.set_num_threads(threads)
     loaded = load_checkpoint(checkpoint)
+    if int8:
+        from nlpcli.runtime import quantize_int8
+
+        loaded.model = quantize_int8(loaded.model, "cpu")
     tokenizer = loaded.tokenizer
     translator = Translator(loaded.model, tokenizer)
     settings = GenerationSettings(beam=beam, batch_size=batch_size)
@@ -44,7 +48,7 @@ def translate_once(checkpoint: str, sources: list[str], references: list[str], b
     seconds = sorted(timings)[len(timings) // 2]  # median
     hypotheses = [tokenizer.decode(tokens) for tokens in outputs]
     return {
-        "beam": beam, "batch_size": batch_size, "threads": threads, "sentences": len(sources),
+        "beam": beam, "int8": int8, "batch_size": batch_size, "threads": threads, "sentences": len(sources),
         "target_tokens_per_s": round(target_tokens / seconds, 1), "sentences_per_s": round(len(sources) / seconds, 2),
         "seconds_median": round(seconds, 2), "repeats": repeats,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -105,6 +109,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N sentences only")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one setting in this process
+    parser.add_argument("--int8", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     folder = Path(args.data) / "translate" / "multi30k"
@@ -114,12 +119,12 @@ def main() -> None:
         sources, references = sources[: args.limit], references[: args.limit]
     if args.one:
         print(json.dumps(translate_once(args.checkpoint, sources, references, int(args.one), args.batch_size,
-                                        args.threads, args.repeats)))
+                                        args.threads, args.repeats, args.int8)))
         return
 
     rows = []
-    for beam in (1, 4):  # a fresh process per setting, so peak RSS is that setting's own
-        command = [sys.executable, __file__, "--one", str(beam)] + [
+    for beam, int8 in ((1, False), (4, False), (1, True), (4, True)):  # a fresh process per setting: its own peak RSS
+        command = [sys.executable, __file__, "--one", str(beam)] + (["--int8"] if int8 else []) + [
             a for pair in (("--data", args.data), ("--checkpoint", args.checkpoint), ("--threads", str(args.threads)),
                            ("--batch-size", str(args.batch_size)), ("--repeats", str(args.repeats)),
                            ("--limit", str(args.limit))) for a in pair]
@@ -131,10 +136,11 @@ def main() -> None:
         return
     print(f"Multi30k val en->de, {rows[0]['sentences']} sentences, batch {args.batch_size}, {args.threads} threads, "
           f"median of {args.repeats} (model load and tokenization excluded)")
-    print(f"{'search':<8}{'tgt tok/s':>12}{'sent/s':>10}{'peak RSS MiB':>15}{'BLEU':>8}")
+    print(f"{'weights':<9}{'search':<8}{'tgt tok/s':>12}{'sent/s':>10}{'peak RSS MiB':>15}{'BLEU':>8}")
     for row in rows:
         name = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
-        print(f"{name:<8}{row['target_tokens_per_s']:>12}{row['sentences_per_s']:>10}{row['peak_rss_mib']:>15}{row['bleu']:>8}")
+        print(f"{'int8' if row['int8'] else 'fp32':<9}{name:<8}{row['target_tokens_per_s']:>12}{row['sentences_per_s']:>10}"
+              f"{row['peak_rss_mib']:>15}{row['bleu']:>8}")
     print(f"training, forward+backward, batch {training['batch']}x{training['length']}, {training['threads']} threads:")
     for name, speed in training["train_target_tokens_per_s"].items():
         print(f"  {name:<22}{speed:>10} target tok/s")

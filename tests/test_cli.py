@@ -247,3 +247,11 @@ def test_stream_mode_answers_each_line_as_it_is_read(toy_checkpoint):
         process.stdin.close()
         process.wait(timeout=60)
     assert process.returncode == 0
+
+
+def test_int8_weights_translate_like_fp32(toy_checkpoint):
+    text = "a man runs\nthe big dog sees a ball\na cat sleeps\n"
+    fp32 = nlpcli("translate", "-c", toy_checkpoint, stdin=text)
+    int8 = nlpcli("translate", "-c", toy_checkpoint, "--int8", stdin=text)
+    assert int8.returncode == 0 and int8.stderr == b"", int8.stderr
+    assert int8.stdout == fp32.stdout
