@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+from nlpcli import console
 from nlpcli.checkpoint import TOKENIZER_FILE, TIED_WEIGHTS, load_checkpoint
 from nlpcli.errors import InputError
 
@@ -57,7 +58,13 @@ def export_hf(checkpoint: Path | None, out_dir: Path) -> Path:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"output folder {out_dir} is not empty")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{name}": t.contiguous() for name, t in loaded.model.state_dict().items() if name not in TIED_WEIGHTS}
+    # M2M100 is the encoder-decoder alone: the task output layers on the encoder
+    # (sentiment, entities, answers) have no place in it and are left out
+    tensors = {f"model.{name}": t.contiguous() for name, t in loaded.model.state_dict().items()
+               if name not in TIED_WEIGHTS and name.split(".")[0] in ("shared", "encoder", "decoder")}
+    if len(tensors) < len(loaded.model.state_dict()) - len(TIED_WEIGHTS):
+        console.warn("the export holds the encoder-decoder only (translate, summarize); "
+                     "the output layers of answer, classify-sentiment and tag-entities have no M2M100 counterpart")
     save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     (out_dir / "config.json").write_text(json.dumps(m2m100_config(loaded.model.config, loaded.tokenizer), indent=2) + "\n")
     shutil.copyfile(loaded.path / TOKENIZER_FILE, out_dir / "sentencepiece.model")

@@ -47,3 +47,9 @@ def test_same_logits_and_greedy_output_as_transformers(exported, toy_checkpoint)
         generated = [t for t in theirs_greedy[row, 1:].tolist() if t != tok.pad_id]
         assert hyp.tokens == generated
     assert tok.decode(ours_greedy[1].tokens) == "der gross hund sieht ein ball"
+
+
+def test_a_multi_task_checkpoint_exports_its_encoder_decoder(toy_tasks_checkpoint, tmp_path):
+    out = export_hf(toy_tasks_checkpoint, tmp_path / "model")
+    _, loading = transformers.M2M100ForConditionalGeneration.from_pretrained(out, output_loading_info=True)
+    assert not loading["missing_keys"] and not loading["unexpected_keys"] and not loading["mismatched_keys"]
