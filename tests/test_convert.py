@@ -53,3 +53,23 @@ def test_a_multi_task_checkpoint_exports_its_encoder_decoder(toy_tasks_checkpoin
     out = export_hf(toy_tasks_checkpoint, tmp_path / "model")
     _, loading = transformers.M2M100ForConditionalGeneration.from_pretrained(out, output_loading_info=True)
     assert not loading["missing_keys"] and not loading["unexpected_keys"] and not loading["mismatched_keys"]
+
+
+def test_same_beam_4_output_as_transformers_generate(exported, toy_checkpoint):
+    import random
+
+    from nlpcli.batching import pad
+    from nlpcli.decoding import beam_search
+
+    _, hf, _ = exported
+    loaded = load_checkpoint(toy_checkpoint)
+    tok = loaded.tokenizer
+    rng = random.Random(0)
+    words = "a man woman dog cat runs sleeps big small red house in the park eats bread and sees ball".split()
+    sources = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 9))) for _ in range(24)]
+    src = pad([[tok.token_id("<2de>")] + tok.encode(s) + [tok.eos_id] for s in sources], tok.pad_id)
+    ours = beam_search(loaded.model, src, [tok.bos_id], tok.eos_id, max_len=20, beam_size=4)
+    theirs = hf.generate(input_ids=src, attention_mask=src.ne(tok.pad_id).long(), num_beams=4, do_sample=False,
+                         max_new_tokens=20, length_penalty=1.0, early_stopping=True)
+    for row, hyps in enumerate(ours):
+        assert hyps[0].tokens == [t for t in theirs[row, 1:].tolist() if t != tok.pad_id], sources[row]
