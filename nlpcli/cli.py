@@ -471,14 +471,14 @@ def info(
         f"{model['encoder_layers']}+{model['decoder_layers']} layers, vocabulary {model['vocab_size']}",
     ]
     for task, spec in details["tasks"].items():
-        what = spec.get("directions") or spec.get("labels") or [t for t in spec.get("tags", []) if t.startswith("B-")]
+        what = spec.get("directions") or spec.get("labels") or [t[2:] for t in spec.get("tags", []) if t.startswith("B-")]
         window = f" (window {spec['window']} tokens)" if "window" in spec else ""
         lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}")
     if training:
         lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
                      f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
         for data in training.get("data", []):
-            lines.append(f"  data       {data['name']} ({data['path']}, weight {data['weight']})")
+            lines.append(f"  data       {data['name']} ({data.get('task', 'translate')}: {data['path']}, weight {data['weight']})")
     for name, score in details["evaluation"].items():
         figures = "  ".join(f"{label} {score[key]}" for key, label in SCORE_LABELS.items() if key in score)
         size = next((f"{score[key]} {key}" for key in ("sentences", "documents", "examples", "questions") if key in score), "")
