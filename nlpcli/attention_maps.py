@@ -85,13 +85,16 @@ def is_special(label: str) -> bool:
 
 
 @torch.inference_mode()
-def cross_attention(model, tokenizer, source_ids: list[int], output_ids: list[int]) -> AttentionMap:
-    """Cross-attention of each output token (the generated ones, </s> included) over the source."""
+def cross_attention(model, tokenizer, source_ids: list[int], output_ids: list[int], prefix: list[int] | None = None) -> AttentionMap:
+    """Cross-attention of each output token (the generated ones, </s> included)
+    over the source; ``prefix`` is what decoding started from (default [<s>])."""
+    prefix = prefix or [tokenizer.bos_id]
     src = torch.tensor([source_ids], device=model.shared.weight.device)
-    decoder_input = torch.tensor([[tokenizer.bos_id] + output_ids[:-1]], device=src.device)
+    decoder_input = torch.tensor([prefix + output_ids[:-1]], device=src.device)
     memory, padding_mask, _ = model.encoder(src)
     _, weights = model.decoder(decoder_input, memory, padding_mask, need_weights=True)
-    stacked = torch.stack([w[0] for w in weights["cross"]]).float().cpu()
+    # the position that predicts output token i is the prefix's last + i
+    stacked = torch.stack([w[0, :, len(prefix) - 1 :] for w in weights["cross"]]).float().cpu()
     return AttentionMap("cross-attention", tokenizer.pieces(output_ids), tokenizer.pieces(source_ids), stacked)
 
 

@@ -164,7 +164,7 @@ def translate(
     check_direction(loaded.info, src, tgt)
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
     interactive = is_interactive(texts, input, stream)
-    translator = Translator(loaded.model, loaded.tokenizer, device)
+    translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks["translate"].get("style", "nlpcli"), src)
     if alignments and n_best > 1 and format == OutputFormat.text:
         raise InputError("--alignments goes with one hypothesis per line (drop --n-best or use --format jsonl)")
     with OutputWriter(output) as writer, console.progress("translating") as update, \
@@ -472,9 +472,13 @@ def info(
     ]
     for task, spec in details["tasks"].items():
         what = spec.get("directions") or spec.get("labels") or [t[2:] for t in spec.get("tags", []) if t.startswith("B-")]
+        if spec.get("style") == "m2m100":
+            what = [f"any pair of {len(spec['languages'])} languages (M2M100 style, give --src)"]
         window = f" (window {spec['window']} tokens)" if "window" in spec else ""
         lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}")
-    if training:
+    if "imported_from" in training:
+        lines.append(f"imported     from {training['imported_from']} ({training.get('format')})")
+    elif training:
         lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
                      f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
         for data in training.get("data", []):
@@ -487,20 +491,30 @@ def info(
     print("\n".join(lines))
 
 
-class ConvertTarget(str, Enum):
+class ConvertFormat(str, Enum):
     hf = "hf"
 
 
 @app.command()
 def convert(
-    out_dir: Path = typer.Argument(..., help="Folder to write (must be empty or new)."),
-    to: ConvertTarget = typer.Option(..., "--to", help="hf: a Hugging Face M2M100ForConditionalGeneration folder."),
+    paths: list[Path] = typer.Argument(..., help="--to: OUT_DIR.  --from: IN_DIR OUT_CHECKPOINT."),
+    to: Optional[ConvertFormat] = typer.Option(None, "--to", help="hf: write a Hugging Face M2M100ForConditionalGeneration folder."),
+    from_: Optional[ConvertFormat] = typer.Option(None, "--from", help="hf: import an M2M100 folder (config.json, weights, sentencepiece.bpe.model, vocab.json)."),
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
 ) -> None:
-    """Write a checkpoint in another toolkit's format."""
-    from nlpcli.convert import export_hf
+    """Write a checkpoint in another toolkit's format (--to), or import one (--from)."""
+    from nlpcli.convert import export_hf, import_hf
 
-    console.info(f"wrote {export_hf(checkpoint, out_dir)}")
+    if (to is None) == (from_ is None):
+        raise InputError("give exactly one of --to and --from")
+    if to is not None:
+        if len(paths) != 1:
+            raise InputError("--to hf takes one folder to write: nlpcli convert --to hf OUT_DIR")
+        console.info(f"wrote {export_hf(checkpoint, paths[0])}")
+        return
+    if len(paths) != 2:
+        raise InputError("--from hf takes two folders: nlpcli convert --from hf IN_DIR OUT_CHECKPOINT")
+    console.info(f"wrote {import_hf(paths[0], paths[1])}; use it with --checkpoint {paths[1]} --src XX --tgt YY")
 
 
 @app.command()

@@ -196,10 +196,11 @@ class GenerationSettings:
     constraints: Constraints | None = None
 
 
-def generate(model, sources: list[list[int]], settings: GenerationSettings, bos_id: int, eos_id: int, pad_id: int,
+def generate(model, sources: list[list[int]], settings: GenerationSettings, prefix: list[int], eos_id: int, pad_id: int,
              device="cpu") -> list[list[Hypothesis]]:
-    """n-best hypotheses for encoded sources, in the order given. Batches hold
-    sources of similar length, so little is spent on padding."""
+    """n-best hypotheses for encoded sources, in the order given, each decoded
+    after ``prefix`` (our models: [<s>]). Batches hold sources of similar
+    length, so little is spent on padding."""
     from nlpcli.batching import pad
 
     results: list[list[Hypothesis]] = [[] for _ in sources]
@@ -207,11 +208,11 @@ def generate(model, sources: list[list[int]], settings: GenerationSettings, bos_
     for start in range(0, len(order), settings.batch_size):
         batch = order[start : start + settings.batch_size]
         src = pad([sources[i] for i in batch], pad_id).to(device)
-        max_len = max_new_tokens(model.config.max_positions, src.size(1), settings.max_len)
+        max_len = max_new_tokens(model.config.max_positions - len(prefix) + 1, src.size(1), settings.max_len)
         if settings.beam == 1 and settings.n_best == 1:
-            nbest = [[h] for h in greedy_search(model, src, [bos_id], eos_id, max_len, settings.constraints)]
+            nbest = [[h] for h in greedy_search(model, src, prefix, eos_id, max_len, settings.constraints)]
         else:
-            nbest = beam_search(model, src, [bos_id], eos_id, max_len, beam_size=settings.beam, n_best=settings.n_best,
+            nbest = beam_search(model, src, prefix, eos_id, max_len, beam_size=settings.beam, n_best=settings.n_best,
                                 length_penalty=settings.length_penalty, constraints=settings.constraints)
         for index, hyps in zip(batch, nbest):
             results[index] = hyps

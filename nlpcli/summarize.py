@@ -36,7 +36,7 @@ class Summarizer:
             if document.strip():
                 encoded[index], truncated[index] = self.tokenizer.encode_task_input(TASK_TOKENS["summarize"], document, self.window)
         tok = self.tokenizer
-        hypotheses = generate(self.model, list(encoded.values()), settings, tok.bos_id, tok.eos_id, tok.pad_id, self.device)
+        hypotheses = generate(self.model, list(encoded.values()), settings, [tok.bos_id], tok.eos_id, tok.pad_id, self.device)
         for index, nbest in zip(encoded, hypotheses):
             best = nbest[0]
             results[index] = Summary(tok.decode(best.tokens), best.score, best.token_logprobs, best.tokens, tok.pieces(best.tokens))

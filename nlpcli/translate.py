@@ -22,6 +22,17 @@ def supported_directions(info) -> list[str]:
 
 
 def check_direction(info, source: str | None, target: str) -> None:
+    """Refuse a direction the checkpoint was not trained for, listing what it supports.
+    An imported M2M100-style checkpoint translates between any two of its languages."""
+    spec = info.tasks.get("translate", {})
+    if spec.get("style") == "m2m100":
+        languages = spec.get("languages", [])
+        if not source:
+            raise InputError("this checkpoint (M2M100 style) reads the source language from its input: give --src")
+        unknown = [code for code in (source, target) if code not in languages]
+        if unknown:
+            raise InputError(f"this checkpoint has no language {unknown[0]}; it knows: {', '.join(languages)}")
+        return
     directions = supported_directions(info)
     targets = {parse_direction(d)[1] for d in directions}
     if target not in targets or (source and f"{source}-{target}" not in directions):
@@ -30,9 +41,22 @@ def check_direction(info, source: str | None, target: str) -> None:
 
 
 class Translator:
-    def __init__(self, model, tokenizer, device: str = "cpu") -> None:
+    """``style`` "nlpcli": the source starts with the *target* language token and
+    decoding starts from <s>. "m2m100" (imported checkpoints): the source starts
+    with the *source* language token and decoding from </s> <2tgt>, as M2M100
+    was trained."""
+
+    def __init__(self, model, tokenizer, device: str = "cpu", style: str = "nlpcli", source: str | None = None) -> None:
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.max_positions = model.config.max_positions
+        self.style, self.source = style, source
+
+    def source_token(self, target: str) -> str:
+        return language_token(self.source if self.style == "m2m100" else target)
+
+    def decoder_prefix(self, target: str) -> list[int]:
+        tok = self.tokenizer
+        return [tok.eos_id, tok.token_id(language_token(target))] if self.style == "m2m100" else [tok.bos_id]
 
     def translate(self, texts: list[str], target: str, settings: GenerationSettings) -> tuple[list[list[Translation]], list[bool]]:
         """Returns, per input text, its n-best translations (empty for a blank
@@ -42,8 +66,8 @@ class Translator:
         encoded = {}
         for index, text in enumerate(texts):
             if text.strip():
-                encoded[index], truncated[index] = self.tokenizer.encode_task_input(language_token(target), text, self.max_positions)
-        hypotheses = self.translate_ids(list(encoded.values()), settings)
+                encoded[index], truncated[index] = self.tokenizer.encode_task_input(self.source_token(target), text, self.max_positions)
+        hypotheses = self.translate_ids(list(encoded.values()), settings, self.decoder_prefix(target))
         for index, nbest in zip(encoded, hypotheses):
             results[index] = [Translation(self.tokenizer.decode(h.tokens), h.score, h.token_logprobs, h.tokens,
                                           self.tokenizer.pieces(h.tokens)) for h in nbest]
@@ -53,15 +77,15 @@ class Translator:
         """Cross-attention of the translation's tokens over the source's."""
         from nlpcli.attention_maps import cross_attention
 
-        source_ids, _ = self.tokenizer.encode_task_input(language_token(target), text, self.max_positions)
-        return cross_attention(self.model, self.tokenizer, source_ids, translation.tokens)
+        source_ids, _ = self.tokenizer.encode_task_input(self.source_token(target), text, self.max_positions)
+        return cross_attention(self.model, self.tokenizer, source_ids, translation.tokens, self.decoder_prefix(target))
 
-    def translate_ids(self, sources: list[list[int]], settings: GenerationSettings) -> list[list]:
+    def translate_ids(self, sources: list[list[int]], settings: GenerationSettings, prefix: list[int] | None = None) -> list[list]:
         """n-best Hypothesis lists for encoded sources, in the order given."""
         from nlpcli.decoding import generate
 
         tok = self.tokenizer
-        return generate(self.model, sources, settings, tok.bos_id, tok.eos_id, tok.pad_id, self.device)
+        return generate(self.model, sources, settings, prefix or [tok.bos_id], tok.eos_id, tok.pad_id, self.device)
 
 
 def token_confidence(pieces: list[str], logprobs: list[float]) -> dict:

@@ -73,3 +73,84 @@ def test_same_beam_4_output_as_transformers_generate(exported, toy_checkpoint):
                          max_new_tokens=20, length_penalty=1.0, early_stopping=True)
     for row, hyps in enumerate(ours):
         assert hyps[0].tokens == [t for t in theirs[row, 1:].tolist() if t != tok.pad_id], sources[row]
+
+
+@pytest.fixture(scope="module")
+def hf_m2m100(tmp_path_factory):
+    """A tiny random M2M100 laid out as the Hugging Face hub has it: a fairseq-style
+    SentencePiece BPE model (<unk>=0, <s>=1, </s>=2), vocab.json with its own ids,
+    100 language tokens and 8 fillers after it."""
+    import io
+    import random
+
+    import sentencepiece as spm
+
+    from conftest import toy_corpus
+
+    folder = tmp_path_factory.mktemp("m2m100")
+    texts = [side for pair in toy_corpus(400, 7) for side in pair]
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=buffer, vocab_size=60, model_type="bpe",
+                                   minloglevel=2)
+    (folder / "sentencepiece.bpe.model").write_bytes(buffer.getvalue())
+    processor = spm.SentencePieceProcessor(model_proto=buffer.getvalue())
+    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size()) if i > 2]
+    random.Random(1).shuffle(pieces)
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{p: 4 + i for i, p in enumerate(pieces)}}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    config = transformers.M2M100Config(
+        vocab_size=len(vocab) + 108, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64, dropout=0.0,
+        scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2)
+    torch.manual_seed(0)
+    model = transformers.M2M100ForConditionalGeneration(config).eval()
+    model.save_pretrained(folder)
+    tokenizer = transformers.M2M100Tokenizer(str(folder / "vocab.json"), str(folder / "sentencepiece.bpe.model"),
+                                             src_lang="en", tgt_lang="de")
+    return folder, model, tokenizer, vocab
+
+
+def test_an_imported_m2m100_computes_what_transformers_computes(hf_m2m100, tmp_path):
+    from nlpcli.batching import pad
+    from nlpcli.convert import import_hf, m2m100_vocabulary
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.translate import Translator
+
+    folder, hf, hf_tokenizer, vocab = hf_m2m100
+    loaded = load_checkpoint(import_hf(folder, tmp_path / "imported"))
+    _, rows = m2m100_vocabulary((folder / "sentencepiece.bpe.model").read_bytes(), vocab)
+    sentences = ["a man runs in the park", "der hund isst brot", "a red ball"]
+    batch = hf_tokenizer(sentences, return_tensors="pt", padding=True)
+    translator = Translator(loaded.model, loaded.tokenizer, style="m2m100", source="en")
+    ours_src = [loaded.tokenizer.encode_task_input(translator.source_token("de"), s, 64)[0] for s in sentences]
+    assert [[rows[i] for i in ids] for ids in ours_src] == [
+        [t for t in row if t != 1] for row in batch["input_ids"].tolist()]  # same tokens, M2M100 ids
+
+    prefix = translator.decoder_prefix("de")
+    with torch.no_grad():
+        src = pad(ours_src, 1)
+        ours = loaded.model(src, torch.tensor([prefix] * 3))
+        theirs = hf(**batch, decoder_input_ids=torch.tensor([[2, hf_tokenizer.get_lang_id("de")]] * 3)).logits
+    assert (ours - theirs[..., rows]).abs().max() <= 1e-4
+
+    for beam in (1, 4):
+        generated = hf.generate(**batch, forced_bos_token_id=hf_tokenizer.get_lang_id("de"), num_beams=beam,
+                                do_sample=False, max_new_tokens=9, early_stopping=True, length_penalty=1.0)
+        ours_out, _ = translator.translate(sentences, "de", GenerationSettings(beam=beam, max_len=8))
+        for row, nbest in enumerate(ours_out):
+            assert [rows[t] for t in nbest[0].tokens] == [t for t in generated[row, 2:].tolist() if t != 1]
+
+
+def test_import_refuses_what_it_cannot_map(hf_m2m100, tmp_path):
+    from nlpcli.convert import import_hf
+    from nlpcli.errors import InputError
+
+    folder = hf_m2m100[0]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("sentencepiece.bpe.model", "vocab.json", "model.safetensors"):
+        (broken / name).write_bytes((folder / name).read_bytes())
+    config = json.loads((folder / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "activation_function": "gelu"}))
+    with pytest.raises(InputError, match="activation_function = 'gelu'"):
+        import_hf(broken, tmp_path / "out")
