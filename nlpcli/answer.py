@@ -58,9 +58,15 @@ def piece_range(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int
 
 
 def span_text(context: str, spans: list[tuple[int, int]], first: int, last: int) -> tuple[str, int, int]:
+    """The answer's text and character offsets: the pieces' span, without the
+    space a piece carries before its word, widened to whole words."""
     start, end = spans[first][0], spans[last][1]
-    while start < end and context[start].isspace():  # pieces carry the space before a word
+    while start < end and context[start].isspace():
         start += 1
+    while 0 < start and context[start - 1].isalnum() and context[start].isalnum():
+        start -= 1
+    while end < len(context) and context[end - 1].isalnum() and context[end].isalnum():
+        end += 1
     return context[start:end], start, end
 
 

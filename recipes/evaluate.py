@@ -59,6 +59,8 @@ def write_lines(path: Path, lines) -> Path:
 def evaluate_translation(args, work: Path) -> dict:
     scores = {}
     for spec in TRANSLATION:
+        if spec.name not in args.translation_sets.split(","):
+            continue
         examples = spec.load(Path(args.data))
         for direction in spec.directions:
             source, target = direction.split("-")
@@ -139,6 +141,7 @@ def main() -> None:
     parser.add_argument("--work", default="runs/eval")
     parser.add_argument("--beam", default="4")
     parser.add_argument("--tasks", default=",".join(EVALUATORS), help="comma-separated subset of the tasks")
+    parser.add_argument("--translation-sets", default=",".join(s.name for s in TRANSLATION), help="comma-separated subset")
     parser.add_argument("--record", action="store_true", help="write the scores into CHECKPOINT/config.json")
     args = parser.parse_args()
 

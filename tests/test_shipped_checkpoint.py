@@ -28,3 +28,24 @@ def test_shipped_checkpoint_is_small_and_described():
     details = json.loads(info.stdout)
     assert details["evaluation"]["multi30k-val.en-de"]["bleu"] >= 0
     assert (DEFAULT_CHECKPOINT / "README.md").read_text().count("BLEU") >= 2
+
+
+def run(*args: str, stdin: str = "") -> list[str]:
+    result = subprocess.run([sys.executable, "-m", "nlpcli", *args], input=stdin.encode(), capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.decode().splitlines()
+
+
+def test_every_command_runs_once_on_the_shipped_checkpoint():
+    details = json.loads(subprocess.run([sys.executable, "-m", "nlpcli", "info", "--json"], capture_output=True, check=True).stdout)
+    assert set(details["tasks"]) == {"translate", "summarize", "answer", "classify-sentiment", "tag-entities"}
+    summary = run("summarize", stdin="The company said on Tuesday that its quarterly profit rose 20 percent.\n\n")
+    assert len(summary) == 2 and summary[0] and summary[1] == ""
+    context = "The Eiffel Tower was completed in 1889 in Paris. It was designed by the company of Gustave Eiffel."
+    [answer] = run("answer", "--context", context, "When was the Eiffel Tower completed?")
+    assert answer and answer in context
+    labels = run("classify-sentiment", stdin="A wonderful, moving film.\nA dull and boring mess.\n")
+    assert [line.split("\t")[0] for line in labels] == ["positive", "negative"]
+    [tagged] = run("tag-entities", "Angela Merkel visited Paris with officials from Siemens.")
+    assert "[LOC Paris]" in tagged and tagged.replace("[LOC ", "").replace("[ORG ", "").replace("[PER ", "").replace(
+        "[MISC ", "").replace("]", "") == "Angela Merkel visited Paris with officials from Siemens."

@@ -80,6 +80,8 @@ def test_piece_range_and_span_text_give_the_answer_back(tokenizer):
     first, last = piece_range(spans, start, start + len("Zürich"))
     assert span_text(context, spans, first, last) == ("Zürich", start, start + 6)
     assert piece_range(spans[:2], start, start + 6) is None
+    inside = next(i for i, (s, e) in enumerate(spans) if s <= start + 2 < e)  # a piece inside "Zürich" ...
+    assert span_text(context, spans, inside, inside)[0] == "Zürich"  # ... gives the whole word
 
 
 class PointAtPieces(torch.nn.Module):
