@@ -487,7 +487,7 @@ def info(
         figures = "  ".join(f"{label} {score[key]}" for key, label in SCORE_LABELS.items() if key in score)
         size = next((f"{score[key]} {key}" for key in ("sentences", "documents", "examples", "questions") if key in score), "")
         beam = f"beam {score['beam']}, " if "beam" in score else ""
-        lines.append(f"dev score    {name:<22} {figures}  ({beam}{size})")
+        lines.append(f"dev score    {name:<22} {figures}" + (f"  ({beam}{size})" if beam or size else ""))
     print("\n".join(lines))
 
 
