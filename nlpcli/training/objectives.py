@@ -103,7 +103,7 @@ def collate(pools: list[Pool], batch: list[tuple[int, int]], pad_id: int, task: 
 
 
 def prediction_count(task: str, tgt: torch.Tensor, pad_id: int) -> int:
-    """How many predictions a batch's loss sums over (what task_loss returns as its count)."""
+    """How many predictions a batch's task_loss sums over."""
     if task in ("translate", "summarize"):
         return int(tgt[:, 1:].ne(pad_id).sum())
     if task == "tag-entities":
@@ -111,24 +111,20 @@ def prediction_count(task: str, tgt: torch.Tensor, pad_id: int) -> int:
     return tgt.size(0)
 
 
-def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> tuple[torch.Tensor, int]:
-    """Summed loss over the batch's predictions and their count."""
+def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> torch.Tensor:
+    """Loss summed over the batch's predictions (prediction_count of them)."""
     if task in ("translate", "summarize"):
         logits = model(src, tgt[:, :-1])
-        gold = tgt[:, 1:]
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), gold.reshape(-1),
+        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
                                ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum")
-        return loss, int(gold.ne(pad_id).sum())
     if task == "classify-sentiment":
         logits, _ = model.sentiment_logits(src)
-        return F.cross_entropy(logits.float(), tgt[:, 0], reduction="sum"), src.size(0)
+        return F.cross_entropy(logits.float(), tgt[:, 0], reduction="sum")
     if task == "tag-entities":
         logits = model.entity_logits(src)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
-        return loss, int(tgt.ne(IGNORE).sum())
+        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
     start_logits, end_logits = model.span_logits(src)
-    loss = F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")
-    return loss / 2, src.size(0)
+    return (F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")) / 2
 
 
 class TaskLoss(nn.Module):
@@ -140,4 +136,4 @@ class TaskLoss(nn.Module):
         self.model, self.pad_id, self.label_smoothing = model, pad_id, label_smoothing
 
     def forward(self, task: str, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        return task_loss(self.model, task, src, tgt, self.pad_id, self.label_smoothing)[0]
+        return task_loss(self.model, task, src, tgt, self.pad_id, self.label_smoothing)

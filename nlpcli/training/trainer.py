@@ -406,7 +406,8 @@ class Trainer:
         for start in range(0, len(dev.pool), 64):
             batch = [(0, i) for i in range(start, min(start + 64, len(dev.pool)))]
             src, tgt = collate([dev.pool], batch, self.tokenizer.pad_id, dev.task)
-            loss_sum, n = task_loss(self.model, dev.task, src.to(self.device), tgt.to(self.device), self.tokenizer.pad_id, 0.0)
+            loss_sum = task_loss(self.model, dev.task, src.to(self.device), tgt.to(self.device), self.tokenizer.pad_id, 0.0)
+            n = prediction_count(dev.task, tgt, self.tokenizer.pad_id)
             total, count = total + loss_sum.item(), count + n
         return total / count
 
