@@ -3,11 +3,13 @@ benchmark does: model loading and tokenization excluded, fixed thread count.
 
     python benchmarks/translate_speed.py --data ../shared/data [--checkpoint checkpoints/nlpcli-base] [--json]
 
-For each engine (nlpcli fp32, nlpcli with int8 linear layers, and Hugging Face
-transformers' generate on the same weights, exported with `nlpcli convert --to
-hf`) and search (greedy and beam 4, batch 32) it translates Multi30k val en->de
-in a fresh process and prints target tokens/s, sentences/s, peak RSS, BLEU and
-the speed ratio to transformers.
+For each test set (Multi30k val; newstest2013 for long sentences), engine
+(nlpcli fp32, nlpcli with int8 linear layers, Hugging Face transformers'
+generate, CTranslate2 fp32 and int8 — the last three on the same weights,
+exported with `nlpcli convert`) and search (greedy and beam 4, batch 32) it
+translates en->de in a fresh process and prints target tokens/s, sentences/s,
+peak RSS, BLEU and the speed ratio to transformers. It also times the start-up
+of `nlpcli translate` on one line next to `import torch` + checkpoint load.
 It then compares training throughput (forward + backward, target tokens/s) of
 our core with torch.nn.Transformer of the same dimensions on the same batch.
 """
@@ -15,69 +17,115 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 
-def translate_once(checkpoint: str, sources: list[str], references: list[str], beam: int, batch_size: int,
-                   threads: int, repeats: int, engine: str = "nlpcli") -> dict:
-    """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", or "transformers"
-    (M2M100ForConditionalGeneration.generate on the same weights, exported with
-    nlpcli convert --to hf). Both get the same token ids, the same length-sorted
-    batches and the same length limit; only the search is timed."""
-    import torch
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux
+    carries into it the RSS of the parent that forked us, before exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
-    from nlpcli.batching import pad
+
+def length_sorted_batches(encoded: list[list[int]], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
     from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.decoding import GenerationSettings, max_new_tokens
-    from nlpcli.metrics import bleu
-    from nlpcli.tasks import language_token
+    from nlpcli.decoding import GenerationSettings
     from nlpcli.translate import Translator
 
-    torch.set_num_threads(threads)
     loaded = load_checkpoint(checkpoint)
-    tokenizer = loaded.tokenizer
-    encoded = [tokenizer.encode_task_input(language_token("de"), s, loaded.model.config.max_positions)[0] for s in sources]
+    if engine == "nlpcli-int8":
+        from nlpcli.runtime import quantize_int8
+
+        loaded.model = quantize_int8(loaded.model, "cpu")
+    translator = Translator(loaded.model, loaded.tokenizer)
+    settings = GenerationSettings(beam=beam, batch_size=batch_size)
+    return lambda encoded: [nbest[0].tokens for nbest in translator.translate_ids(encoded, settings)]
+
+
+def transformers_search(hf_dir: str, tokenizer, max_positions: int, beam: int, batch_size: int):
+    import torch
+    import transformers
+
+    from nlpcli.batching import pad
+    from nlpcli.decoding import max_new_tokens
+
+    hf = transformers.M2M100ForConditionalGeneration.from_pretrained(hf_dir).eval()
+
+    def search(encoded):
+        outputs = [[] for _ in encoded]
+        for batch in length_sorted_batches(encoded, batch_size):
+            src = pad([encoded[i] for i in batch], tokenizer.pad_id)
+            with torch.inference_mode():
+                generated = hf.generate(input_ids=src, attention_mask=src.ne(tokenizer.pad_id).long(), num_beams=beam,
+                                        do_sample=False, early_stopping=True, length_penalty=1.0,
+                                        max_new_tokens=max_new_tokens(max_positions, src.size(1), 0))
+            for row, index in enumerate(batch):
+                outputs[index] = [t for t in generated[row, 1:].tolist() if t != tokenizer.pad_id]
+        return outputs
+    return search
+
+
+def ctranslate2_search(ct2_dir: str, tokenizer, max_positions: int, engine: str, beam: int, batch_size: int, threads: int):
+    import ctranslate2
+
+    from nlpcli.decoding import max_new_tokens
+
+    compute_type = "int8" if engine == "ctranslate2-int8" else "float32"
+    translator = ctranslate2.Translator(ct2_dir, device="cpu", compute_type=compute_type, intra_threads=threads,
+                                        inter_threads=1)
+
+    def search(encoded):
+        outputs = [[] for _ in encoded]
+        for batch in length_sorted_batches(encoded, batch_size):
+            results = translator.translate_batch(
+                [tokenizer.pieces(encoded[i]) for i in batch], beam_size=beam, length_penalty=1.0,
+                max_decoding_length=max_new_tokens(max_positions, max(len(encoded[i]) for i in batch), 0))
+            for index, result in zip(batch, results):  # CTranslate2 leaves out </s>; the others count it
+                outputs[index] = [tokenizer.sp.piece_to_id(p) for p in result.hypotheses[0]] + [tokenizer.eos_id]
+        return outputs
+    return search
+
+
+def translate_once(checkpoint: str, sources: list[str], references: list[str], beam: int, batch_size: int,
+                   threads: int, repeats: int, engine: str = "nlpcli", exports: dict | None = None) -> dict:
+    """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", "transformers"
+    (M2M100ForConditionalGeneration.generate), "ctranslate2" or "ctranslate2-int8",
+    the last three on the same weights exported by nlpcli convert (``exports``: the
+    folders, made beforehand so that no engine's peak RSS includes another model).
+    All get the same token ids, the same length-sorted batches of ``batch_size`` and
+    the same length limit; only the search is timed."""
+    import torch
+
+    from nlpcli.checkpoint import CONFIG_FILE, TOKENIZER_FILE
+    from nlpcli.metrics import bleu
+    from nlpcli.tasks import language_token
+    from nlpcli.tokenizer import Tokenizer
+
+    torch.set_num_threads(threads)
+    tokenizer = Tokenizer.load(Path(checkpoint) / TOKENIZER_FILE)
+    max_positions = json.loads((Path(checkpoint) / CONFIG_FILE).read_text())["model"]["max_positions"]
+    encoded = [tokenizer.encode_task_input(language_token("de"), s, max_positions)[0] for s in sources]
     if engine == "transformers":
-        import tempfile
-
-        import transformers
-
-        from nlpcli.convert import export_hf
-
-        hf = transformers.M2M100ForConditionalGeneration.from_pretrained(export_hf(checkpoint, Path(tempfile.mkdtemp()) / "hf")).eval()
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
-
-        def search() -> list[list[int]]:
-            outputs = [[] for _ in encoded]
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                src = pad([encoded[i] for i in batch], tokenizer.pad_id)
-                with torch.inference_mode():
-                    generated = hf.generate(input_ids=src, attention_mask=src.ne(tokenizer.pad_id).long(), num_beams=beam,
-                                            do_sample=False, early_stopping=True, length_penalty=1.0,
-                                            max_new_tokens=max_new_tokens(loaded.model.config.max_positions, src.size(1), 0))
-                for row, index in enumerate(batch):
-                    outputs[index] = [t for t in generated[row, 1:].tolist() if t != tokenizer.pad_id]
-            return outputs
+        search = transformers_search(exports["hf"], tokenizer, max_positions, beam, batch_size)
+    elif engine.startswith("ctranslate2"):
+        search = ctranslate2_search(exports["ctranslate2"], tokenizer, max_positions, engine, beam, batch_size, threads)
     else:
-        if engine == "nlpcli-int8":
-            from nlpcli.runtime import quantize_int8
-
-            loaded.model = quantize_int8(loaded.model, "cpu")
-        translator = Translator(loaded.model, tokenizer)
-        settings = GenerationSettings(beam=beam, batch_size=batch_size)
-
-        def search() -> list[list[int]]:
-            return [nbest[0].tokens for nbest in translator.translate_ids(encoded, settings)]
+        search = nlpcli_search(checkpoint, engine, beam, batch_size)
 
     timings = []
     for _ in range(repeats):  # tokenization above and detokenization below stay outside the timed part
         started = time.perf_counter()
-        outputs = search()
+        outputs = search(encoded)
         timings.append(time.perf_counter() - started)
     target_tokens = sum(len(tokens) for tokens in outputs)
     seconds = sorted(timings)[len(timings) // 2]  # median
@@ -86,7 +134,7 @@ def translate_once(checkpoint: str, sources: list[str], references: list[str], b
         "engine": engine, "beam": beam, "batch_size": batch_size, "threads": threads, "sentences": len(sources),
         "target_tokens_per_s": round(target_tokens / seconds, 1), "sentences_per_s": round(len(sources) / seconds, 2),
         "seconds_median": round(seconds, 2), "repeats": repeats,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
         "bleu": round(bleu(hypotheses, references), 2),
     }
 
@@ -134,53 +182,106 @@ def training_throughput(config_dict: dict, threads: int, steps: int = 5, batch: 
     return {"train_target_tokens_per_s": results, "batch": batch, "length": length, "threads": threads}
 
 
+TEST_SETS = {  # name -> (source file, reference file) under the data folder
+    "multi30k": ("translate/multi30k/val.en", "translate/multi30k/val.de"),
+    "newstest2013": ("translate/wmt-newstest-de-en/dev.en", "translate/wmt-newstest-de-en/dev.de"),
+}
+
+
+def make_exports(checkpoint: str, engines: list[str], folder: Path) -> dict:
+    """The shipped weights in the other engines' formats, written once, outside every timed process."""
+    from nlpcli.convert import export_ctranslate2, export_hf
+
+    exports = {}
+    if "transformers" in engines:
+        exports["hf"] = str(export_hf(checkpoint, folder / "hf"))
+    if any(engine.startswith("ctranslate2") for engine in engines):
+        exports["ctranslate2"] = str(export_ctranslate2(checkpoint, folder / "ctranslate2"))
+    return exports
+
+
+def start_up_seconds(checkpoint: str) -> dict:
+    """Wall time of `nlpcli translate` on one line, next to what it cannot avoid:
+    importing torch, and importing torch + loading the checkpoint."""
+    load = f"import nlpcli.checkpoint as c; c.load_checkpoint({checkpoint!r})"
+    commands = {
+        "nlpcli translate, one line": ([sys.executable, "-m", "nlpcli", "translate", "--quiet", "-c", checkpoint], "A man runs.\n"),
+        "python -c 'import torch'": ([sys.executable, "-c", "import torch"], ""),
+        "import torch + load checkpoint": ([sys.executable, "-c", load], ""),
+    }
+    timings = {}
+    for name, (command, stdin) in commands.items():
+        runs = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(command, input=stdin, text=True, check=True, capture_output=True)
+            runs.append(time.perf_counter() - started)
+        timings[name] = round(sorted(runs)[1], 2)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--checkpoint", default=str(Path(__file__).resolve().parent.parent / "checkpoints" / "nlpcli-base"))
+    parser.add_argument("--sets", default="multi30k,newstest2013", help=f"test sets: {', '.join(TEST_SETS)}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--limit", type=int, default=0, help="first N sentences only")
+    parser.add_argument("--limit", type=int, default=0, help="first N sentences of each set only")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one setting in this process
-    parser.add_argument("--engine", default="nlpcli", help=argparse.SUPPRESS)
-    parser.add_argument("--engines", default="nlpcli,nlpcli-int8,transformers",
-                        help="what to compare: nlpcli, nlpcli-int8, transformers (needs the test extra)")
+    parser.add_argument("--engines", default="nlpcli,nlpcli-int8,transformers,ctranslate2,ctranslate2-int8",
+                        help="what to compare (transformers and ctranslate2 need the test extra)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one setting in a fresh process, as JSON
     args = parser.parse_args()
 
-    folder = Path(args.data) / "translate" / "multi30k"
-    sources = (folder / "val.en").read_text(encoding="utf-8").splitlines()
-    references = (folder / "val.de").read_text(encoding="utf-8").splitlines()
-    if args.limit:
-        sources, references = sources[: args.limit], references[: args.limit]
     if args.one:
-        print(json.dumps(translate_once(args.checkpoint, sources, references, int(args.one), args.batch_size,
-                                        args.threads, args.repeats, args.engine)))
+        setting = json.loads(args.one)
+        source, reference = TEST_SETS[setting["set"]]
+        sources = (Path(args.data) / source).read_text(encoding="utf-8").splitlines()
+        references = (Path(args.data) / reference).read_text(encoding="utf-8").splitlines()
+        if args.limit:
+            sources, references = sources[: args.limit], references[: args.limit]
+        row = translate_once(args.checkpoint, sources, references, setting["beam"], args.batch_size, args.threads,
+                             args.repeats, setting["engine"], setting["exports"])
+        print(json.dumps({"set": setting["set"], **row}))
         return
 
+    import tempfile
+
+    engines = args.engines.split(",")
     rows = []
-    settings = [(engine, beam) for engine in args.engines.split(",") for beam in (1, 4)]
-    for engine, beam in settings:  # a fresh process per setting: its own peak RSS
-        command = [sys.executable, __file__, "--one", str(beam), "--engine", engine] + [
-            a for pair in (("--data", args.data), ("--checkpoint", args.checkpoint), ("--threads", str(args.threads)),
-                           ("--batch-size", str(args.batch_size)), ("--repeats", str(args.repeats)),
-                           ("--limit", str(args.limit))) for a in pair]
-        rows.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
+    with tempfile.TemporaryDirectory() as staging:
+        exports = make_exports(args.checkpoint, engines, Path(staging))
+        for test_set in args.sets.split(","):
+            for engine in engines:
+                for beam in (1, 4):  # a fresh process per setting: its own peak RSS
+                    setting = json.dumps({"set": test_set, "engine": engine, "beam": beam, "exports": exports})
+                    command = [sys.executable, __file__, "--one", setting, "--data", args.data, "--checkpoint",
+                               args.checkpoint, "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+                               "--repeats", str(args.repeats), "--limit", str(args.limit)]
+                    rows.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
+                    print(f"{test_set} {engine} beam {beam}: {rows[-1]['target_tokens_per_s']} tgt tok/s", file=sys.stderr)
+    start_up = start_up_seconds(args.checkpoint)
     config = json.loads((Path(args.checkpoint) / "config.json").read_text())["model"]
     training = training_throughput(config, args.threads)
     if args.json:
-        print(json.dumps({"translate": rows, "training": training}, indent=2))
+        print(json.dumps({"translate": rows, "start_up_s": start_up, "training": training}, indent=2))
         return
-    print(f"Multi30k val en->de, {rows[0]['sentences']} sentences, batch {args.batch_size}, {args.threads} threads, "
-          f"median of {args.repeats} (model load and tokenization excluded)")
-    baseline = {row["beam"]: row["target_tokens_per_s"] for row in rows if row["engine"] == "transformers"}
-    print(f"{'engine':<14}{'search':<8}{'tgt tok/s':>12}{'sent/s':>10}{'peak RSS MiB':>15}{'BLEU':>8}{'x transformers':>16}")
+    print(f"en->de, batch {args.batch_size}, {args.threads} threads, median of {args.repeats} "
+          "(model load and tokenization excluded)")
+    baseline = {(row["set"], row["beam"]): row["target_tokens_per_s"] for row in rows if row["engine"] == "transformers"}
+    print(f"{'set':<14}{'engine':<18}{'search':<8}{'tgt tok/s':>11}{'sent/s':>9}{'peak RSS MiB':>14}{'BLEU':>8}"
+          f"{'x transformers':>16}")
     for row in rows:
-        name = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
-        ratio = f"{row['target_tokens_per_s'] / baseline[row['beam']]:.2f}" if row["beam"] in baseline else "-"
-        print(f"{row['engine']:<14}{name:<8}{row['target_tokens_per_s']:>12}{row['sentences_per_s']:>10}"
-              f"{row['peak_rss_mib']:>15}{row['bleu']:>8}{ratio:>16}")
+        search = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
+        base = baseline.get((row["set"], row["beam"]))
+        ratio = f"{row['target_tokens_per_s'] / base:.2f}" if base else "-"
+        print(f"{row['set']:<14}{row['engine']:<18}{search:<8}{row['target_tokens_per_s']:>11}{row['sentences_per_s']:>9}"
+              f"{row['peak_rss_mib']:>14}{row['bleu']:>8}{ratio:>16}")
+    print("start-up, median of 3 (seconds):")
+    for name, seconds in start_up.items():
+        print(f"  {name:<34}{seconds:>6}")
     print(f"training, forward+backward, batch {training['batch']}x{training['length']}, {training['threads']} threads:")
     for name, speed in training["train_target_tokens_per_s"].items():
         print(f"  {name:<22}{speed:>10} target tok/s")

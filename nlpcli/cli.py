@@ -493,25 +493,33 @@ def info(
 
 class ConvertFormat(str, Enum):
     hf = "hf"
+    ctranslate2 = "ctranslate2"
 
 
 @app.command()
 def convert(
     paths: list[Path] = typer.Argument(..., help="--to: OUT_DIR.  --from: IN_DIR OUT_CHECKPOINT."),
-    to: Optional[ConvertFormat] = typer.Option(None, "--to", help="hf: write a Hugging Face M2M100ForConditionalGeneration folder."),
-    from_: Optional[ConvertFormat] = typer.Option(None, "--from", help="hf: import an M2M100 folder (config.json, weights, sentencepiece.bpe.model, vocab.json)."),
+    to: Optional[ConvertFormat] = typer.Option(
+        None, "--to", help="hf: a Hugging Face M2M100ForConditionalGeneration folder; "
+                           "ctranslate2: a CTranslate2 model folder (needs nlpcli[ctranslate2])."),
+    from_: Optional[ConvertFormat] = typer.Option(
+        None, "--from", help="hf: import an M2M100 or NLLB-200 folder (config.json, weights, sentencepiece.bpe.model, "
+                             "and vocab.json for M2M100)."),
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
 ) -> None:
     """Write a checkpoint in another toolkit's format (--to), or import one (--from)."""
-    from nlpcli.convert import export_hf, import_hf
+    from nlpcli.convert import export_ctranslate2, export_hf, import_hf
 
     if (to is None) == (from_ is None):
         raise InputError("give exactly one of --to and --from")
     if to is not None:
         if len(paths) != 1:
-            raise InputError("--to hf takes one folder to write: nlpcli convert --to hf OUT_DIR")
-        console.info(f"wrote {export_hf(checkpoint, paths[0])}")
+            raise InputError(f"--to {to.value} takes one folder to write: nlpcli convert --to {to.value} OUT_DIR")
+        export = export_hf if to is ConvertFormat.hf else export_ctranslate2
+        console.info(f"wrote {export(checkpoint, paths[0])}")
         return
+    if from_ is not ConvertFormat.hf:
+        raise InputError("--from takes hf only (CTranslate2 folders cannot be read back)")
     if len(paths) != 2:
         raise InputError("--from hf takes two folders: nlpcli convert --from hf IN_DIR OUT_CHECKPOINT")
     console.info(f"wrote {import_hf(paths[0], paths[1])}; use it with --checkpoint {paths[1]} --src XX --tgt YY")

@@ -26,6 +26,7 @@ from pathlib import Path
 from nlpcli import console
 from nlpcli.checkpoint import TOKENIZER_FILE, TIED_WEIGHTS, load_checkpoint
 from nlpcli.errors import InputError
+from nlpcli.tasks import language_token
 
 
 def m2m100_config(config, tokenizer) -> dict:
@@ -81,6 +82,38 @@ def export_hf(checkpoint: Path | None, out_dir: Path) -> Path:
     return out_dir
 
 
+def export_ctranslate2(checkpoint: Path | None, out_dir: Path) -> Path:
+    """A CTranslate2 model folder (float32; CTranslate2 quantizes at load time, e.g.
+    ``compute_type="int8"``), made by CTranslate2's own Transformers converter from
+    the M2M100 export. That export has no M2M100Tokenizer files, so the converter
+    is handed our vocabulary directly; token strings are our SentencePiece pieces."""
+    import tempfile
+    from types import SimpleNamespace
+
+    try:
+        from ctranslate2.converters import TransformersConverter
+    except ImportError:
+        raise InputError("--to ctranslate2 needs CTranslate2: pip install 'nlpcli[ctranslate2]'") from None
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"output folder {out_dir} is not empty")
+    tokenizer = load_checkpoint(checkpoint).tokenizer
+    pieces = tokenizer.pieces(range(len(tokenizer)))
+    vocabulary = SimpleNamespace(
+        get_vocab=lambda: {piece: i for i, piece in enumerate(pieces)}, convert_ids_to_tokens=pieces.__getitem__,
+        bos_token="<s>", eos_token="</s>", unk_token="<unk>", unk_token_id=tokenizer.unk_id,
+        special_tokens_map={}, num_madeup_words=0)
+
+    class OurVocabularyConverter(TransformersConverter):
+        def load_tokenizer(self, *args, **kwargs):
+            return vocabulary
+
+    with tempfile.TemporaryDirectory() as staging:
+        hf_dir = export_hf(checkpoint, Path(staging) / "hf")
+        OurVocabularyConverter(str(hf_dir), copy_files=["sentencepiece.model"]).convert(str(out_dir), force=True)
+    return out_dir
+
+
 # fairseq's M2M100 language list, in dictionary order (transformers' FAIRSEQ_LANGUAGE_CODES["m2m100"])
 M2M100_LANGUAGES = (
     "af am ar ast az ba be bg bn br bs ca ceb cs cy da de el en es et fa ff fi fr fy ga gd gl gu ha he hi hr ht hu hy "
@@ -88,14 +121,61 @@ M2M100_LANGUAGES = (
     "sd si sk sl so sq sr ss su sv sw ta th tl tn tr uk ur uz vi wo xh yi yo zh zu"
 ).split()
 MADEUP_WORDS = 8
+# NLLB-200's language list, in dictionary order (transformers' FAIRSEQ_LANGUAGE_CODES in tokenization_nllb)
+NLLB_LANGUAGES = (
+    "ace_Arab ace_Latn acm_Arab acq_Arab aeb_Arab afr_Latn ajp_Arab aka_Latn amh_Ethi apc_Arab arb_Arab ars_Arab "
+    "ary_Arab arz_Arab asm_Beng ast_Latn awa_Deva ayr_Latn azb_Arab azj_Latn bak_Cyrl bam_Latn ban_Latn bel_Cyrl "
+    "bem_Latn ben_Beng bho_Deva bjn_Arab bjn_Latn bod_Tibt bos_Latn bug_Latn bul_Cyrl cat_Latn ceb_Latn ces_Latn "
+    "cjk_Latn ckb_Arab crh_Latn cym_Latn dan_Latn deu_Latn dik_Latn dyu_Latn dzo_Tibt ell_Grek eng_Latn epo_Latn "
+    "est_Latn eus_Latn ewe_Latn fao_Latn pes_Arab fij_Latn fin_Latn fon_Latn fra_Latn fur_Latn fuv_Latn gla_Latn "
+    "gle_Latn glg_Latn grn_Latn guj_Gujr hat_Latn hau_Latn heb_Hebr hin_Deva hne_Deva hrv_Latn hun_Latn hye_Armn "
+    "ibo_Latn ilo_Latn ind_Latn isl_Latn ita_Latn jav_Latn jpn_Jpan kab_Latn kac_Latn kam_Latn kan_Knda kas_Arab "
+    "kas_Deva kat_Geor knc_Arab knc_Latn kaz_Cyrl kbp_Latn kea_Latn khm_Khmr kik_Latn kin_Latn kir_Cyrl kmb_Latn "
+    "kon_Latn kor_Hang kmr_Latn lao_Laoo lvs_Latn lij_Latn lim_Latn lin_Latn lit_Latn lmo_Latn ltg_Latn ltz_Latn "
+    "lua_Latn lug_Latn luo_Latn lus_Latn mag_Deva mai_Deva mal_Mlym mar_Deva min_Latn mkd_Cyrl plt_Latn mlt_Latn "
+    "mni_Beng khk_Cyrl mos_Latn mri_Latn zsm_Latn mya_Mymr nld_Latn nno_Latn nob_Latn npi_Deva nso_Latn nus_Latn "
+    "nya_Latn oci_Latn gaz_Latn ory_Orya pag_Latn pan_Guru pap_Latn pol_Latn por_Latn prs_Arab pbt_Arab quy_Latn "
+    "ron_Latn run_Latn rus_Cyrl sag_Latn san_Deva sat_Beng scn_Latn shn_Mymr sin_Sinh slk_Latn slv_Latn smo_Latn "
+    "sna_Latn snd_Arab som_Latn sot_Latn spa_Latn als_Latn srd_Latn srp_Cyrl ssw_Latn sun_Latn swe_Latn swh_Latn "
+    "szl_Latn tam_Taml tat_Cyrl tel_Telu tgk_Cyrl tgl_Latn tha_Thai tir_Ethi taq_Latn taq_Tfng tpi_Latn tsn_Latn "
+    "tso_Latn tuk_Latn tum_Latn tur_Latn twi_Latn tzm_Tfng uig_Arab ukr_Cyrl umb_Latn urd_Arab uzn_Latn vec_Latn "
+    "vie_Latn war_Latn wol_Latn xho_Latn ydd_Hebr yor_Latn yue_Hant zho_Hans zho_Hant zul_Latn"
+).split()
+SPECIAL_PIECES = ("<s>", "<pad>", "</s>", "<unk>")
 
 
 def m2m100_vocabulary(sp_model: bytes, vocab: dict[str, int]):
     """Our Tokenizer for an M2M100 SentencePiece model + fairseq dictionary, and
     for each of our ids the model row (M2M100 id) it reads."""
+    for piece in SPECIAL_PIECES:
+        if piece not in vocab:
+            raise InputError(f"vocab.json has no {piece}")
+    languages = [(language_token(code), len(vocab) + i) for i, code in enumerate(M2M100_LANGUAGES)]
+    fillers = [(f"madeupword{i:04d}", len(vocab) + len(languages) + i) for i in range(MADEUP_WORDS)]
+    # a piece missing from vocab.json reads <unk>'s row, as M2M100Tokenizer maps it
+    return _hub_vocabulary(sp_model, {p: vocab[p] for p in SPECIAL_PIECES},
+                           lambda piece, _: vocab.get(piece, vocab["<unk>"]), languages + fillers)
+
+
+def nllb_vocabulary(sp_model: bytes, vocab_size: int):
+    """The same for NLLB-200 (NllbTokenizer's layout): no dictionary file; model id =
+    SentencePiece id + 1 (fairseq's offset), then the 202 language codes, <mask>,
+    and unused rows up to ``vocab_size``."""
+    from sentencepiece import SentencePieceProcessor
+
+    first_extra = SentencePieceProcessor(model_proto=sp_model).get_piece_size() + 1
+    extra = [language_token(code) for code in NLLB_LANGUAGES] + ["<mask>"]
+    extra += [f"madeupword{i:04d}" for i in range(vocab_size - first_extra - len(extra))]
+    return _hub_vocabulary(sp_model, {p: i for i, p in enumerate(SPECIAL_PIECES)}, lambda _, sp_id: sp_id + 1,
+                           [(token, first_extra + i) for i, token in enumerate(extra)])
+
+
+def _hub_vocabulary(sp_model: bytes, specials: dict[str, int], row_of_piece, extra: list[tuple[str, int]]):
+    """Rebuild the SentencePiece model with our special ids (<s>=0, <pad>=1, </s>=2,
+    <unk>=3), its ordinary pieces after them and the ``extra`` tokens (language
+    codes, fillers) at the end; return it with the model row each of our ids reads."""
     from sentencepiece import sentencepiece_model_pb2 as model_pb2
 
-    from nlpcli.tasks import language_token
     from nlpcli.tokenizer import Tokenizer
 
     piece_type = model_pb2.ModelProto.SentencePiece
@@ -105,24 +185,20 @@ def m2m100_vocabulary(sp_model: bytes, vocab: dict[str, int]):
     rebuilt.CopyFrom(original)
     del rebuilt.pieces[:]
     rows = []
-    for piece, kind in (("<s>", piece_type.CONTROL), ("<pad>", piece_type.CONTROL), ("</s>", piece_type.CONTROL),
-                        ("<unk>", piece_type.UNKNOWN)):
-        if piece not in vocab:
-            raise InputError(f"vocab.json has no {piece}")
-        rebuilt.pieces.add(piece=piece, score=0.0, type=kind)
-        rows.append(vocab[piece])
-    for entry in original.pieces:
+    for piece, row in specials.items():
+        rebuilt.pieces.add(piece=piece, score=0.0, type=piece_type.UNKNOWN if piece == "<unk>" else piece_type.CONTROL)
+        rows.append(row)
+    for sp_id, entry in enumerate(original.pieces):
         if entry.type in (piece_type.CONTROL, piece_type.UNKNOWN):
             continue
         rebuilt.pieces.add(piece=entry.piece, score=entry.score, type=entry.type)
-        rows.append(vocab.get(entry.piece, vocab["<unk>"]))  # as M2M100Tokenizer maps a piece missing from vocab.json
-    extra = [language_token(code) for code in M2M100_LANGUAGES] + [f"madeupword{i:04d}" for i in range(MADEUP_WORDS)]
-    for offset, token in enumerate(extra):
+        rows.append(row_of_piece(entry.piece, sp_id))
+    for token, row in extra:
         rebuilt.pieces.add(piece=token, score=0.0, type=piece_type.USER_DEFINED)
-        rows.append(len(vocab) + offset)
+        rows.append(row)
     spec = rebuilt.trainer_spec
     spec.bos_id, spec.pad_id, spec.eos_id, spec.unk_id = 0, 1, 2, 3
-    spec.bos_piece, spec.pad_piece, spec.eos_piece, spec.unk_piece = "<s>", "<pad>", "</s>", "<unk>"
+    spec.bos_piece, spec.pad_piece, spec.eos_piece, spec.unk_piece = SPECIAL_PIECES
     return Tokenizer(rebuilt.SerializeToString()), rows
 
 
@@ -139,7 +215,7 @@ def read_hf_weights(folder: Path) -> dict:
 
 
 def import_hf(in_dir: Path, out_dir: Path) -> Path:
-    """Write an nlpcli checkpoint (float32) from an M2M100 folder."""
+    """Write an nlpcli checkpoint (float32) from an M2M100 or NLLB-200 folder."""
     import torch
 
     from nlpcli.checkpoint import CheckpointInfo, save_checkpoint
@@ -158,10 +234,16 @@ def import_hf(in_dir: Path, out_dir: Path) -> Path:
             raise InputError(f"{in_dir}/config.json: {key} = {config.get(key)!r}; nlpcli's core needs {wanted!r}")
     if not (in_dir / "sentencepiece.bpe.model").is_file():
         raise InputError(f"{in_dir} has no sentencepiece.bpe.model")
-    tokenizer, rows = m2m100_vocabulary((in_dir / "sentencepiece.bpe.model").read_bytes(), _read_json(in_dir / "vocab.json"))
+    sp_model = (in_dir / "sentencepiece.bpe.model").read_bytes()
+    if (in_dir / "vocab.json").is_file():  # M2M100Tokenizer's layout; NLLB's has no dictionary file
+        family, languages = "M2M100", M2M100_LANGUAGES
+        tokenizer, rows = m2m100_vocabulary(sp_model, _read_json(in_dir / "vocab.json"))
+    else:
+        family, languages = "NLLB-200", NLLB_LANGUAGES
+        tokenizer, rows = nllb_vocabulary(sp_model, config["vocab_size"])
     if len(rows) != config["vocab_size"]:
-        raise InputError(f"{in_dir}: vocab.json + {len(M2M100_LANGUAGES)} languages + {MADEUP_WORDS} fillers = {len(rows)} "
-                         f"tokens, but config.json says vocab_size {config['vocab_size']}")
+        raise InputError(f"{in_dir}: the {family} vocabulary has {len(rows)} tokens (pieces, {len(languages)} languages, "
+                         f"fillers), but config.json says vocab_size {config['vocab_size']}")
     weights = {name.removeprefix("model."): tensor.float() for name, tensor in read_hf_weights(in_dir).items()
                if name != "lm_head.weight" and "embed_positions" not in name}
     weights["shared.weight"] = weights["shared.weight"][torch.tensor(rows)]
@@ -175,8 +257,8 @@ def import_hf(in_dir: Path, out_dir: Path) -> Path:
     missing = [name for name in missing if name not in TIED_WEIGHTS]
     if missing or unexpected:
         raise InputError(f"{in_dir}: weights do not match M2M100's layout: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    info = CheckpointInfo(tasks={"translate": {"languages": M2M100_LANGUAGES, "style": "m2m100"}},
-                          training={"imported_from": str(in_dir), "format": "Hugging Face M2M100"}, dtype="float32")
+    info = CheckpointInfo(tasks={"translate": {"languages": list(languages), "style": "m2m100"}},
+                          training={"imported_from": str(in_dir), "format": f"Hugging Face {family}"}, dtype="float32")
     save_checkpoint(out_dir, model, tokenizer, info)
     return out_dir
 

@@ -174,28 +174,33 @@ def test_random_unicode_lines_give_as_many_output_lines(toy_checkpoint, texts):
     assert all(o == "" for o, t in zip(out, texts) if not t.strip())
 
 
-def test_ctrl_c_exits_130_keeping_finished_records_whole(toy_checkpoint, tmp_path):
+def interrupt_after_first_chunk(args: list, line: bytes, out) -> tuple[int, bytes, bytes]:
+    """Feed 200 copies of ``line`` with stdin left open, send SIGINT once the first
+    chunk (16 x batch size 8 = 128 records) is written: (exit code, stderr, output)."""
     import signal
     import time
 
-    out = tmp_path / "out.txt"
     with open(out, "wb") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "nlpcli", "translate", "-c", str(toy_checkpoint), "--beam", "1",
-                                    "--batch-size", "8"], stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.PIPE,
-                                   env=ENV,
+        process = subprocess.Popen([sys.executable, "-m", "nlpcli", *map(str, args), "--batch-size", "8"],
+                                   stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.PIPE, env=ENV,
                                    # a shell without job control starts background jobs with SIGINT ignored,
                                    # and Python keeps it so; a terminal's Ctrl-C reaches a default handler
                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        process.stdin.write(b"a man runs\n" * 200)
-        process.stdin.flush()  # stdin stays open: nlpcli translates the first chunk, then waits for more input
+        process.stdin.write(line * 200)
+        process.stdin.flush()  # stdin stays open: nlpcli handles the first chunk, then waits for more input
         deadline = time.time() + 120
         while out.stat().st_size == 0 and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         _, error = process.communicate(timeout=60)
-    assert process.returncode == 130 and b"interrupted" in error and b"Traceback" not in error
-    output = out.read_bytes()
+    return process.returncode, error, out.read_bytes()
+
+
+def test_ctrl_c_exits_130_keeping_finished_records_whole(toy_checkpoint, tmp_path):
+    code, error, output = interrupt_after_first_chunk(["translate", "-c", toy_checkpoint, "--beam", "1"],
+                                                      b"a man runs\n", tmp_path / "out.txt")
+    assert code == 130 and b"interrupted" in error and b"Traceback" not in error
     assert output.endswith(b"\n") and set(output.decode().splitlines()) == {"ein mann rennt"}
     assert len(output.splitlines()) == 128  # the first chunk (16 x batch size), whole
 

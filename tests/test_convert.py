@@ -154,3 +154,89 @@ def test_import_refuses_what_it_cannot_map(hf_m2m100, tmp_path):
     (broken / "config.json").write_text(json.dumps({**config, "activation_function": "gelu"}))
     with pytest.raises(InputError, match="activation_function = 'gelu'"):
         import_hf(broken, tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def hf_nllb(tmp_path_factory):
+    """A tiny random NLLB-200 laid out as the hub has it: a fairseq-style
+    SentencePiece model and no dictionary file (model id = piece id + 1), the 202
+    language codes, <mask> and two unused rows after it."""
+    import io
+
+    import sentencepiece as spm
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+
+    from conftest import toy_corpus
+
+    folder = tmp_path_factory.mktemp("nllb")
+    texts = [side for pair in toy_corpus(400, 8) for side in pair]
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=buffer, vocab_size=60, model_type="bpe",
+                                   minloglevel=2)
+    (folder / "sentencepiece.bpe.model").write_bytes(buffer.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "NllbTokenizer"}))
+    first_language = 60 + 1
+    config = transformers.M2M100Config(
+        vocab_size=first_language + len(FAIRSEQ_LANGUAGE_CODES) + 1 + 2, d_model=32, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+        max_position_embeddings=64, dropout=0.0, scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2)
+    torch.manual_seed(1)
+    model = transformers.M2M100ForConditionalGeneration(config).eval()
+    model.save_pretrained(folder)
+    tokenizer = transformers.NllbTokenizer.from_pretrained(folder)
+    language_id = {code: first_language + i for i, code in enumerate(FAIRSEQ_LANGUAGE_CODES)}
+    return folder, model, tokenizer, language_id
+
+
+def test_an_imported_nllb_computes_what_transformers_computes(hf_nllb, tmp_path):
+    from nlpcli.batching import pad
+    from nlpcli.convert import import_hf, nllb_vocabulary
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.translate import Translator
+
+    folder, hf, hf_tokenizer, language_id = hf_nllb
+    loaded = load_checkpoint(import_hf(folder, tmp_path / "imported"))
+    assert "deu_Latn" in loaded.info.tasks["translate"]["languages"]
+    _, rows = nllb_vocabulary((folder / "sentencepiece.bpe.model").read_bytes(), hf.config.vocab_size)
+    sentences = ["a man runs in the park", "der hund isst brot", "a red ball"]
+    # NllbTokenizer's (non-legacy) input: source language code, pieces, </s>
+    theirs_src = [[language_id["eng_Latn"]] + hf_tokenizer(s, add_special_tokens=False).input_ids + [2] for s in sentences]
+    translator = Translator(loaded.model, loaded.tokenizer, style="m2m100", source="eng_Latn")
+    ours_src = [loaded.tokenizer.encode_task_input(translator.source_token("deu_Latn"), s, 64)[0] for s in sentences]
+    assert [[rows[i] for i in ids] for ids in ours_src] == theirs_src
+
+    prefix = translator.decoder_prefix("deu_Latn")
+    src = pad(theirs_src, 1)
+    with torch.no_grad():
+        ours = loaded.model(pad(ours_src, 1), torch.tensor([prefix] * 3))
+        theirs = hf(input_ids=src, attention_mask=src.ne(1).long(),
+                    decoder_input_ids=torch.tensor([[2, language_id["deu_Latn"]]] * 3)).logits
+    assert (ours - theirs[..., rows]).abs().max() <= 1e-4
+
+    for beam in (1, 4):
+        generated = hf.generate(input_ids=src, attention_mask=src.ne(1).long(), forced_bos_token_id=language_id["deu_Latn"],
+                                num_beams=beam, do_sample=False, max_new_tokens=9, early_stopping=True, length_penalty=1.0)
+        ours_out, _ = translator.translate(sentences, "deu_Latn", GenerationSettings(beam=beam, max_len=8))
+        for row, nbest in enumerate(ours_out):
+            assert [rows[t] for t in nbest[0].tokens] == [t for t in generated[row, 2:].tolist() if t != 1]
+
+
+def test_ctranslate2_runs_the_exported_weights_to_the_same_translations(toy_checkpoint, tmp_path):
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from test_cli import nlpcli
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.translate import Translator
+
+    result = nlpcli("convert", "--to", "ctranslate2", str(tmp_path / "ct2"), "--checkpoint", str(toy_checkpoint))
+    assert result.returncode == 0, result.stderr.decode()
+    loaded = load_checkpoint(toy_checkpoint)
+    tok = loaded.tokenizer
+    sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
+    encoded = [tok.encode_task_input("<2de>", s, 64)[0] for s in sources]
+    engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
+    for beam in (1, 4):
+        ours = Translator(loaded.model, tok).translate_ids(encoded, GenerationSettings(beam=beam))
+        theirs = engine.translate_batch([tok.pieces(ids) for ids in encoded], beam_size=beam, length_penalty=1.0)
+        for nbest, result in zip(ours, theirs):
+            assert tok.pieces(nbest[0].tokens) == result.hypotheses[0] + ["</s>"]

@@ -29,6 +29,15 @@ def test_overrides_apply_with_toml_types(tmp_path):
     assert recipe.languages == ["en", "de"] and recipe.directions == ["en-de", "de-en"]
 
 
+def test_a_data_set_is_overridden_by_its_name(tmp_path):
+    recipe = load_recipe(write(tmp_path, BASE), ["data.train.toy.weight=0.25"])
+    assert recipe.train_data[0].weight == 0.25
+    with pytest.raises(RecipeError, match="no data set named nope"):
+        load_recipe(write(tmp_path, BASE), ["data.train.nope.weight=1.0"])
+    with pytest.raises(RecipeError, match="name the data set, e.g. data.train.NAME.weight"):
+        load_recipe(write(tmp_path, BASE), ["data.train.weight=1.0"])
+
+
 @pytest.mark.parametrize("text, message", [
     (BASE + "\n[optimizer]\nlr = 1\n", "unknown recipe key optimizer"),
     (BASE.replace("max_steps = 10", "max_stepz = 10"), "unknown recipe key train.max_stepz"),

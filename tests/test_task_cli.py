@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from test_cli import lines, nlpcli
+from test_cli import interrupt_after_first_chunk, lines, nlpcli
 
 
 def test_classify_sentiment_one_label_per_line(toy_tasks_checkpoint):
@@ -124,6 +124,16 @@ def test_awkward_input_gives_one_record_per_line_for_every_task(toy_tasks_checkp
     assert len(out) == 4 and out[2] == ""
     if command[0] != "answer":  # an answer's context is read in windows, never cut
         assert f"{source}, line 2: longer than" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("command", TASK_COMMANDS, ids=lambda c: c[0])
+def test_ctrl_c_exits_130_keeping_finished_records_whole_for_every_task(toy_tasks_checkpoint, tmp_path, command):
+    code, error, output = interrupt_after_first_chunk([command[0], "-c", toy_tasks_checkpoint, *command[1:]],
+                                                      b"John likes Paris .\n", tmp_path / "out.txt")
+    assert code == 130 and b"interrupted" in error and b"Traceback" not in error
+    records = output.decode().splitlines()
+    assert output.endswith(b"\n") and len(records) == 128  # the first chunk (16 x batch size), whole
+    assert len(set(records)) == 1 and records[0]  # the same line in gives the same record out
 
 
 @pytest.mark.parametrize("command", TASK_COMMANDS, ids=lambda c: c[0])

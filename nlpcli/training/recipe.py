@@ -229,7 +229,9 @@ def _check_mix(mix: Any) -> dict[str, float]:
 
 
 def apply_override(raw: dict, assignment: str) -> None:
-    """``train.max_steps=200`` -> raw["train"]["max_steps"] = 200 (value read as TOML, else as a string)."""
+    """``train.max_steps=200`` -> raw["train"]["max_steps"] = 200 (value read as TOML, else as a string).
+
+    A data set is addressed by its name: ``data.train.imdb.weight=0.15``."""
     key, sep, text = assignment.partition("=")
     if not sep or not key:
         raise RecipeError(f"override {assignment!r} is not of the form section.key=value")
@@ -240,9 +242,16 @@ def apply_override(raw: dict, assignment: str) -> None:
     *sections, last = key.split(".")
     table = raw
     for section in sections:
+        if isinstance(table, list):
+            table = next((entry for entry in table if isinstance(entry, dict) and entry.get("name") == section), None)
+            if table is None:
+                raise RecipeError(f"override {assignment!r}: no data set named {section}")
+            continue
         table = table.setdefault(section, {})
-        if not isinstance(table, dict):
+        if not isinstance(table, (dict, list)):
             raise RecipeError(f"override {assignment!r}: {section} is not a table")
+    if isinstance(table, list):
+        raise RecipeError(f"override {assignment!r}: name the data set, e.g. {key.rsplit('.', 1)[0]}.NAME.{last}")
     table[last] = value
 
 
