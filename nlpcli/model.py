@@ -115,9 +115,12 @@ class DecoderLayerCache:
         self.self_attn = KeyValueCache()
         self.encoder_attn = KeyValueCache()
 
-    def reorder(self, batch_indices: torch.Tensor) -> None:
+    def reorder(self, batch_indices: torch.Tensor, encoder_rows: torch.Tensor | None) -> None:
+        """Self-attention follows ``batch_indices``; the encoder keys/values (the same
+        for every beam of a sentence) take ``encoder_rows``, or stay when it is None."""
         self.self_attn.reorder(batch_indices)
-        self.encoder_attn.reorder(batch_indices)
+        if encoder_rows is not None:
+            self.encoder_attn.reorder(encoder_rows)
 
 
 class DecoderLayer(FeedForwardMixin, nn.Module):
