@@ -75,25 +75,33 @@ def test_same_beam_4_output_as_transformers_generate(exported, toy_checkpoint):
         assert hyps[0].tokens == [t for t in theirs[row, 1:].tolist() if t != tok.pad_id], sources[row]
 
 
-@pytest.fixture(scope="module")
-def hf_m2m100(tmp_path_factory):
-    """A tiny random M2M100 laid out as the Hugging Face hub has it: a fairseq-style
-    SentencePiece BPE model (<unk>=0, <s>=1, </s>=2), vocab.json with its own ids,
-    100 language tokens and 8 fillers after it."""
+def write_fairseq_sentencepiece(folder, seed: int) -> bytes:
+    """A 60-piece BPE model of the toy language as fairseq lays it out (<unk>=0, <s>=1, </s>=2),
+    written as the hub's sentencepiece.bpe.model."""
     import io
-    import random
 
     import sentencepiece as spm
 
     from conftest import toy_corpus
 
-    folder = tmp_path_factory.mktemp("m2m100")
-    texts = [side for pair in toy_corpus(400, 7) for side in pair]
     buffer = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=buffer, vocab_size=60, model_type="bpe",
-                                   minloglevel=2)
+    spm.SentencePieceTrainer.train(sentence_iterator=iter([side for pair in toy_corpus(400, seed) for side in pair]),
+                                   model_writer=buffer, vocab_size=60, model_type="bpe", minloglevel=2)
     (folder / "sentencepiece.bpe.model").write_bytes(buffer.getvalue())
-    processor = spm.SentencePieceProcessor(model_proto=buffer.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hf_m2m100(tmp_path_factory):
+    """A tiny random M2M100 laid out as the Hugging Face hub has it: a fairseq-style
+    SentencePiece BPE model (<unk>=0, <s>=1, </s>=2), vocab.json with its own ids,
+    100 language tokens and 8 fillers after it."""
+    import random
+
+    import sentencepiece as spm
+
+    folder = tmp_path_factory.mktemp("m2m100")
+    processor = spm.SentencePieceProcessor(model_proto=write_fairseq_sentencepiece(folder, seed=7))
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size()) if i > 2]
     random.Random(1).shuffle(pieces)
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{p: 4 + i for i, p in enumerate(pieces)}}
@@ -161,19 +169,10 @@ def hf_nllb(tmp_path_factory):
     """A tiny random NLLB-200 laid out as the hub has it: a fairseq-style
     SentencePiece model and no dictionary file (model id = piece id + 1), the 202
     language codes, <mask> and two unused rows after it."""
-    import io
-
-    import sentencepiece as spm
     from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
-    from conftest import toy_corpus
-
     folder = tmp_path_factory.mktemp("nllb")
-    texts = [side for pair in toy_corpus(400, 8) for side in pair]
-    buffer = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=buffer, vocab_size=60, model_type="bpe",
-                                   minloglevel=2)
-    (folder / "sentencepiece.bpe.model").write_bytes(buffer.getvalue())
+    write_fairseq_sentencepiece(folder, seed=8)
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "NllbTokenizer"}))
     first_language = 60 + 1
     config = transformers.M2M100Config(
