@@ -132,7 +132,7 @@ def translate(
     tgt: str = typer.Option("de", "--tgt", help="Target language."),
     beam: int = typer.Option(4, "--beam", help="Beam size (1 = greedy)."),
     n_best: int = typer.Option(1, "--n-best", help="Hypotheses per sentence (text: Moses 'i ||| text ||| score' lines)."),
-    max_len: int = typer.Option(0, "--max-len", help="Most target tokens per sentence (0: 1.5 x source + 10)."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Most target tokens per sentence [default: 1.5 x source + 10]."),
     batch_size: int = BATCH_OPTION,
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text, or jsonl with source, translation and score (log-probability)."),
     checkpoint: Optional[Path] = CHECKPOINT_OPTION,
@@ -156,7 +156,7 @@ def translate(
 
     settings = GenerationSettings(
         beam=positive("--beam", beam), n_best=positive("--n-best", n_best),
-        max_len=positive("--max-len", max_len) if max_len else 0, batch_size=positive("--batch-size", batch_size),
+        max_len=0 if max_len is None else positive("--max-len", max_len), batch_size=positive("--batch-size", batch_size),
     )
     if n_best > beam:
         raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")

@@ -72,6 +72,8 @@ def test_broken_pipe_exits_quietly(toy_checkpoint):
     (["--tgt", "fr"], "a man\n", "does not translate into fr; it supports: en-de, de-en"),
     (["--src", "cs", "--tgt", "de"], "a man\n", "does not translate cs-de; it supports: en-de, de-en"),
     (["--beam", "0"], "a man\n", "--beam must be at least 1"),
+    (["--beam", "-2"], "a man\n", "--beam must be at least 1, got -2"),
+    (["--max-len", "0"], "a man\n", "--max-len must be at least 1, got 0"),
     (["--device", "cuda"], "a man\n", "no CUDA GPU"),
     (["-o", "no/such/folder/out.txt"], "a man\n", "folder no/such/folder does not exist"),
 ])
