@@ -32,11 +32,6 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def length_sorted_batches(encoded: list[list[int]], batch_size: int) -> list[list[int]]:
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]), reverse=True)
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-
-
 def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
     from nlpcli.checkpoint import load_checkpoint
     from nlpcli.decoding import GenerationSettings
@@ -56,7 +51,7 @@ def transformers_search(hf_dir: str, tokenizer, max_positions: int, beam: int, b
     import torch
     import transformers
 
-    from nlpcli.batching import pad
+    from nlpcli.batching import length_sorted_batches, pad
     from nlpcli.decoding import max_new_tokens
 
     hf = transformers.M2M100ForConditionalGeneration.from_pretrained(hf_dir).eval()
@@ -78,6 +73,7 @@ def transformers_search(hf_dir: str, tokenizer, max_positions: int, beam: int, b
 def ctranslate2_search(ct2_dir: str, tokenizer, max_positions: int, engine: str, beam: int, batch_size: int, threads: int):
     import ctranslate2
 
+    from nlpcli.batching import length_sorted_batches
     from nlpcli.decoding import max_new_tokens
 
     compute_type = "int8" if engine == "ctranslate2-int8" else "float32"

@@ -60,3 +60,10 @@ def pad(sequences: list[list[int]], pad_id: int) -> torch.Tensor:
     for row, seq in enumerate(sequences):
         out[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     return out
+
+
+def length_sorted_batches(sequences: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Indices of ``sequences``, longest first, in batches of ``batch_size``: batches
+    of similar length waste little on padding."""
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]), reverse=True)
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]

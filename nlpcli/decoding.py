@@ -210,12 +210,10 @@ def generate(model, sources: list[list[int]], settings: GenerationSettings, pref
     """n-best hypotheses for encoded sources, in the order given, each decoded
     after ``prefix`` (our models: [<s>]). Batches hold sources of similar
     length, so little is spent on padding."""
-    from nlpcli.batching import pad
+    from nlpcli.batching import length_sorted_batches, pad
 
     results: list[list[Hypothesis]] = [[] for _ in sources]
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]), reverse=True)
-    for start in range(0, len(order), settings.batch_size):
-        batch = order[start : start + settings.batch_size]
+    for batch in length_sorted_batches(sources, settings.batch_size):
         src = pad([sources[i] for i in batch], pad_id).to(device)
         max_len = max_new_tokens(model.config.max_positions - len(prefix) + 1, src.size(1), settings.max_len)
         if settings.beam == 1 and settings.n_best == 1:
