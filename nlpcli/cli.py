@@ -481,6 +481,8 @@ def info(
     elif training:
         lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
                      f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
+        if training.get("init_from"):
+            lines.append(f"  from       {training['init_from']}")
         for data in training.get("data", []):
             lines.append(f"  data       {data['name']} ({data.get('task', 'translate')}: {data['path']}, weight {data['weight']})")
     for name, score in details["evaluation"].items():

@@ -46,38 +46,6 @@ def encode_words(tokenizer, words: list[str], max_tokens: int) -> tuple[list[int
     return ids + [tokenizer.eos_id], firsts
 
 
-def allowed_transitions() -> list[list[bool]]:
-    """allowed[a][b]: tag b may follow tag a under BIO."""
-    allowed = []
-    for before in ENTITY_TAGS:
-        row = []
-        for after in ENTITY_TAGS:
-            row.append(not after.startswith("I-") or before[2:] == after[2:])
-        allowed.append(row)
-    return allowed
-
-
-def viterbi_bio(log_probs) -> list[int]:
-    """Most probable valid BIO tag sequence for (words, tags) log-probabilities;
-    the first word may not be I-X either."""
-    import torch
-
-    allowed = torch.tensor(allowed_transitions())
-    transition = torch.zeros(allowed.shape).masked_fill(~allowed, float("-inf"))
-    starts_inside = torch.tensor([tag.startswith("I-") for tag in ENTITY_TAGS])
-    score = log_probs[0].masked_fill(starts_inside, float("-inf"))
-    back = []
-    for row in log_probs[1:]:
-        candidates = score[:, None] + transition  # (previous tag, next tag)
-        score, best_previous = candidates.max(dim=0)
-        score = score + row
-        back.append(best_previous)
-    path = [int(score.argmax())]
-    for best_previous in reversed(back):
-        path.append(int(best_previous[path[-1]]))
-    return path[::-1]
-
-
 def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, first word, last word + 1) of each entity in a valid BIO sequence."""
     spans, current = [], None
@@ -101,7 +69,9 @@ class EntityTagger:
         import torch
 
         from nlpcli.batching import pad
+        from nlpcli.crf import viterbi
 
+        transitions = getattr(self.model, "entity_transitions", None)
         results: list[list[tuple[str, float]]] = [[] for _ in sentences]
         cut = [False] * len(sentences)
         encoded = [encode_words(self.tokenizer, words, self.max_positions) for words in sentences]
@@ -115,7 +85,7 @@ class EntityTagger:
                 firsts = encoded[index][1]
                 kept = [position for position in firsts if position >= 0]
                 word_log_probs = log_probs[row, kept]
-                path = viterbi_bio(word_log_probs) if kept else []
+                path = viterbi(word_log_probs, transitions) if kept else []
                 tagged = [(ENTITY_TAGS[t], float(word_log_probs[w, t].exp())) for w, t in enumerate(path)]
                 cut[index] = len(kept) < len(firsts)
                 results[index] = tagged + [("O", 1.0)] * (len(firsts) - len(kept))

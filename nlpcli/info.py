@@ -18,6 +18,7 @@ def describe(folder: Path) -> dict:
     # the task output layers on the encoder: pooling + classifier, tagger, span pointer
     labels, tags = model.get("sentiment_labels", 0), model.get("entity_tags", 0)
     parameters += (d + 1 + labels * (d + 1) if labels else 0) + tags * (d + 1) + (2 * (d + 1) if model.get("answer_spans") else 0)
+    parameters += tags * tags if model.get("entity_crf") else 0  # the CRF's tag-pair scores
     return {
         "path": str(folder),
         "parameters": parameters,

@@ -36,6 +36,7 @@ class ModelConfig:
     sentiment_labels: int = 0
     entity_tags: int = 0
     answer_spans: bool = False
+    entity_crf: bool = False  # learned tag-pair scores over the entity tags (nlpcli/crf.py)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -231,6 +232,8 @@ class Seq2SeqTransformer(nn.Module):
             self.sentiment_head = nn.Linear(config.d_model, config.sentiment_labels)
         if config.entity_tags:
             self.entity_head = nn.Linear(config.d_model, config.entity_tags)
+            if config.entity_crf:  # score of tag b following tag a; zeros = no preference
+                self.entity_transitions = nn.Parameter(torch.zeros(config.entity_tags, config.entity_tags))
         if config.answer_spans:
             self.span_head = nn.Linear(config.d_model, 2)  # start and end score of each token
         self.reset_parameters()

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from nlpcli.answer import QuestionAnswerer, encode_windows, piece_range, span_text
+from nlpcli.crf import allowed_transitions, viterbi
 from nlpcli.data.task_data import clean_text
-from nlpcli.entities import allowed_transitions, encode_words, split_words, tags_to_spans, viterbi_bio
+from nlpcli.entities import encode_words, split_words, tags_to_spans
 from nlpcli.errors import InputError
 from nlpcli.tasks import ENTITY_TAGS, TASK_TOKENS
 from nlpcli.tokenizer import Tokenizer
@@ -49,7 +50,7 @@ def test_viterbi_never_yields_invalid_bio():
     allowed = allowed_transitions()
     for _ in range(50):
         log_probs = torch.randn(7, len(ENTITY_TAGS)).log_softmax(-1)
-        path = viterbi_bio(log_probs)
+        path = viterbi(log_probs)
         assert not ENTITY_TAGS[path[0]].startswith("I-")
         assert all(allowed[a][b] for a, b in zip(path, path[1:]))
     # the best single tags would be O I-PER: the constraint turns it into O B-PER or O O
@@ -57,7 +58,7 @@ def test_viterbi_never_yields_invalid_bio():
     log_probs[0, ENTITY_TAGS.index("O")] = 0
     log_probs[1, ENTITY_TAGS.index("I-PER")] = 0
     log_probs[1, ENTITY_TAGS.index("B-PER")] = -1
-    assert [ENTITY_TAGS[t] for t in viterbi_bio(log_probs)] == ["O", "B-PER"]
+    assert [ENTITY_TAGS[t] for t in viterbi(log_probs)] == ["O", "B-PER"]
 
 
 def test_tags_to_spans():
@@ -160,3 +161,36 @@ def test_task_tokens_added_to_a_trained_tokenizer_keep_the_old_ids(tokenizer):
     grown = tokenizer.with_special_tokens(["<new-task>"])
     assert len(grown) == len(tokenizer) + 1 and grown.token_id("<new-task>") == len(tokenizer)
     assert grown.encode("John lives in Paris") == tokenizer.encode("John lives in Paris")
+
+
+def test_an_entity_crf_stage_trains_the_entity_layers_and_nothing_else(toy_tasks_checkpoint, toy_data, tmp_path):
+    from safetensors.torch import load_file
+
+    from conftest import write_toy_tasks_recipe
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.entities import EntityTagger
+    from nlpcli.info import describe
+    from nlpcli.training.recipe import load_recipe
+    from nlpcli.training.trainer import Trainer
+
+    stage = [f"train.init_from='{toy_tasks_checkpoint}'", "model.entity_crf=true", 'train.trainable=["entity_"]',
+             "mix.translate=0", "mix.summarize=0", "mix.answer=0", "mix.classify-sentiment=0",
+             "train.lr=0.005", "train.warmup_steps=5", "train.eval_every=1000"]
+    recipe = load_recipe(write_toy_tasks_recipe(tmp_path, steps=40), stage)
+    staged = Trainer(recipe, toy_data, tmp_path / "run").train()
+
+    before = load_file(str(toy_tasks_checkpoint / "model.safetensors"))
+    after = load_file(str(staged / "model.safetensors"))
+    assert set(after) - set(before) == {"entity_transitions"}
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed == {"entity_head.weight", "entity_head.bias"}
+    assert after["entity_transitions"].abs().max() > 0
+
+    loaded = load_checkpoint(staged)
+    assert set(loaded.info.tasks) == {"translate", "summarize", "answer", "classify-sentiment", "tag-entities"}
+    assert loaded.model.config.entity_crf
+    assert describe(staged)["parameters"] == loaded.model.num_parameters()
+    allowed = allowed_transitions()
+    tagged, _ = EntityTagger(loaded.model, loaded.tokenizer).tag_words([["John", "Smith", "lives", "in", "Paris"]])
+    tags = [ENTITY_TAGS.index(tag) for tag, _ in tagged[0]]
+    assert len(tags) == 5 and all(allowed[a][b] for a, b in zip(tags, tags[1:]))

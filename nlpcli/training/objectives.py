@@ -122,9 +122,26 @@ def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: in
         return F.cross_entropy(logits.float(), tgt[:, 0], reduction="sum")
     if task == "tag-entities":
         logits = model.entity_logits(src)
+        if model.config.entity_crf:
+            return entity_crf_loss(logits, tgt, model.entity_transitions)
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
     start_logits, end_logits = model.span_logits(src)
     return (F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")) / 2
+
+
+def entity_crf_loss(logits: torch.Tensor, tgt: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
+    """CRF negative log-likelihood of the gold tags of each sentence's words
+    (their first pieces), over the log-softmax scores that decoding uses too."""
+    from nlpcli.crf import sequence_nll
+
+    is_word = tgt.ne(IGNORE)
+    # each row's word positions first, in order (a stable sort of "not a word")
+    positions = torch.sort((~is_word).int(), dim=1, stable=True).indices
+    positions = positions[:, : int(is_word.sum(1).max())]
+    words = is_word.gather(1, positions)
+    emissions = logits.float().log_softmax(-1).gather(1, positions[..., None].expand(-1, -1, logits.size(-1)))
+    has_words = words[:, 0]
+    return sequence_nll(emissions[has_words], tgt.gather(1, positions)[has_words], words[has_words], transitions).sum()
 
 
 class TaskLoss(nn.Module):

@@ -49,6 +49,7 @@ class TrainSettings:
     eval_batch_size: int = 64
     seed: int = 1
     init_from: str = ""  # a checkpoint folder to start from (its tokenizer gains the recipe's task tokens)
+    trainable: list[str] = field(default_factory=list)  # parameter-name prefixes to train, the rest frozen (empty: all)
 
 
 @dataclass

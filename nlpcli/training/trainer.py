@@ -119,6 +119,7 @@ def with_task_heads(config: ModelConfig, tasks: list[str]) -> ModelConfig:
     config.sentiment_labels = len(SENTIMENT_LABELS) if "classify-sentiment" in tasks else 0
     config.entity_tags = len(ENTITY_TAGS) if "tag-entities" in tasks else 0
     config.answer_spans = "answer" in tasks
+    config.entity_crf = config.entity_crf and bool(config.entity_tags)
     return config
 
 
@@ -173,7 +174,7 @@ class Trainer:
                 find_unused_parameters=True)
         self.plans: dict[str, tuple[int, list]] = {}
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
+            self.trained_parameters(), lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
             weight_decay=self.settings.weight_decay,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.settings))
@@ -191,6 +192,23 @@ class Trainer:
         log(f"model: {self.model.num_parameters():,} parameters; device {self.device}; "
             f"vocabulary {len(self.tokenizer):,}; {self.world.size} process(es), "
             f"{self.settings.accumulation} micro-batch(es) of {self.settings.batch_tokens} tokens a step")
+
+    def trained_parameters(self) -> list:
+        """The parameters named by train.trainable (all without it); the others are
+        frozen, so a stage can fit one task's output layers and leave every other
+        task's results exactly as they were."""
+        prefixes = tuple(self.settings.trainable)
+        if not prefixes:
+            return list(self.model.parameters())
+        chosen = []
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(name.startswith(prefixes))
+            if parameter.requires_grad:
+                chosen.append(parameter)
+        if not chosen:
+            raise RecipeError(f"recipe key train.trainable = {list(prefixes)} names no parameter of the model")
+        log(f"training {sum(p.numel() for p in chosen):,} parameters ({', '.join(prefixes)}*); the rest are frozen")
+        return chosen
 
     # ---- run folder -------------------------------------------------------------
     def prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
@@ -379,7 +397,7 @@ class Trainer:
     def optimizer_step(self) -> float:
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.settings.clip_norm)
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
