@@ -73,3 +73,4 @@ def test_the_training_loss_reads_each_sentence_off_its_first_pieces_and_reaches_
     loss.backward()
     assert model.encoder.layers[0].self_attn.q_proj.weight.grad.abs().sum() > 0
     assert model.entity_transitions.grad.abs().sum() > 0
+    assert entity_crf_loss(model.entity_logits(src), torch.full_like(tgt, IGNORE), model.entity_transitions).item() == 0

@@ -135,6 +135,8 @@ def entity_crf_loss(logits: torch.Tensor, tgt: torch.Tensor, transitions: torch.
     from nlpcli.crf import sequence_nll
 
     is_word = tgt.ne(IGNORE)
+    if not is_word.any():  # every word cut off by max_length: nothing to learn from
+        return logits.sum() * 0.0
     # each row's word positions first, in order (a stable sort of "not a word")
     positions = torch.sort((~is_word).int(), dim=1, stable=True).indices
     positions = positions[:, : int(is_word.sum(1).max())]
