@@ -164,6 +164,7 @@ class Trainer:
         self.model = Seq2SeqTransformer(recipe.model).to(self.device)
         if initial is not None and not resume:
             self.copy_initial_weights(initial)
+        trained = self.trained_parameters()  # frozen before DistributedDataParallel registers its gradient hooks
         self.trainable = TaskLoss(self.model, self.tokenizer.pad_id, self.settings.label_smoothing)
         if self.world.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -174,7 +175,7 @@ class Trainer:
                 find_unused_parameters=True)
         self.plans: dict[str, tuple[int, list]] = {}
         self.optimizer = torch.optim.AdamW(
-            self.trained_parameters(), lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
+            trained, lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
             weight_decay=self.settings.weight_decay,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.settings))
