@@ -1,7 +1,8 @@
 """A linear-chain CRF over BIO tags: the score of a tag sequence is the sum of
 its per-word emission scores and of a learned score for each pair of
 neighbouring tags. Pairs that break BIO (I-X after O or after another type,
-I-X first) score -inf, so training and decoding only ever see valid sequences.
+I-X first) score FORBIDDEN (-1e4: exp() of it is 0 in float32), so decoding
+never picks an invalid sequence and training gives them no probability.
 
 Without learned scores (a model trained without the CRF) decoding is the
 constrained Viterbi over the per-word scores alone.
