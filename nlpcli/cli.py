@@ -42,6 +42,12 @@ CHECKPOINT_OPTION = typer.Option(None, "--checkpoint", "-c", help="Checkpoint fo
 DEVICE_OPTION = typer.Option("auto", "--device", help="auto, cpu or cuda[:N].")
 
 
+def positive_minutes(value: float | None) -> float:
+    if value is not None and not value > 0:
+        raise InputError(f"--max-time must be a positive number of minutes, got {value}")
+    return value or 0.0
+
+
 def positive(name: str, value: int) -> int:
     if value < 1:
         raise InputError(f"{name} must be at least 1, got {value}")
@@ -483,6 +489,12 @@ def info(
                      f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
         if training.get("init_from"):
             lines.append(f"  from       {training['init_from']}")
+        if "totals" in training:
+            totals = training["totals"]
+            hours = ", ".join(f"{h:.2f} h on {kind}" for kind, h in totals["device_hours"].items())
+            tokens = ", ".join(f"{task} {n / 1e6:.1f} M" for task, n in totals["source_tokens"].items())
+            lines.append(f"  in all     {totals['steps']:,} steps in {len(training['history'])} runs, {hours} "
+                         f"(device-hours: seconds x cores); source tokens {tokens}")
         for data in training.get("data", []):
             lines.append(f"  data       {data['name']} ({data.get('task', 'translate')}: {data['path']}, weight {data['weight']})")
     for name, score in details["evaluation"].items():
@@ -540,18 +552,33 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="Any recipe key: section.key=value (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved state."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in --out."),
+    trunk: Optional[Path] = typer.Option(None, "--trunk", help="Continue this trunk by --steps steps (or start it) and write it back."),
+    from_trunk: Optional[Path] = typer.Option(None, "--from-trunk", help="Cool a copy of this trunk down into a release (with --cooldown)."),
+    cooldown: Optional[int] = typer.Option(None, "--cooldown", help="Steps of lr cooldown after --from-trunk."),
+    max_time: Optional[float] = typer.Option(None, "--max-time", help="Stop after this many minutes (at a step's end), as if --steps ended there."),
     device: str = DEVICE_OPTION,
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads."),
 ) -> None:
     """Train the tokenizer and the model from a recipe; writes RUN/checkpoint.
-    Under torchrun (torchrun --nproc_per_node=N -m nlpcli train ...) it trains data-parallel."""
+    Under torchrun (torchrun --nproc_per_node=N -m nlpcli train ...) it trains data-parallel.
+    With --trunk DIR --steps N it continues the kept training state in DIR by N steps;
+    with --from-trunk DIR --cooldown M it makes a release from it."""
     from nlpcli.runtime import select_device, set_threads
     from nlpcli.training.distributed import join_world, leave_world
     from nlpcli.training.recipe import load_recipe
     from nlpcli.training.trainer import Trainer
 
+    if trunk and from_trunk:
+        raise InputError("--trunk continues a trunk and --from-trunk cools one down: give one of them")
+    if trunk and not steps:
+        raise InputError("--trunk needs --steps N: the number of steps to add to the trunk")
+    if from_trunk and not cooldown:
+        raise InputError("--from-trunk needs --cooldown M: the number of cooldown steps")
+    if cooldown is not None and (not from_trunk or cooldown < 1):
+        raise InputError("--cooldown takes a positive number of steps and needs --from-trunk")
+    add_steps = positive("--steps", steps) if trunk else 0
     overrides = list(set_)
-    named = {"train.max_steps": steps, "train.batch_tokens": batch_tokens, "model.d_model": d_model,
+    named = {"train.max_steps": None if trunk else steps, "train.batch_tokens": batch_tokens, "model.d_model": d_model,
              "model.encoder_layers": layers, "model.decoder_layers": layers, "train.seed": seed}
     overrides += [f"{key}={value}" for key, value in named.items() if value is not None]
     loaded_recipe = load_recipe(recipe, overrides)
@@ -561,7 +588,9 @@ def train(
     world, device = join_world(select_device(device))
     try:
         trainer = Trainer(loaded_recipe, data, out or Path("runs") / loaded_recipe.name,
-                          device=device, resume=resume, overwrite=overwrite, world=world)
+                          device=device, resume=resume, overwrite=overwrite, world=world,
+                          trunk=trunk or from_trunk, add_steps=add_steps, cooldown=cooldown or 0,
+                          time_limit=60 * positive_minutes(max_time))
         checkpoint = trainer.train()
     finally:
         leave_world(world)

@@ -31,17 +31,22 @@ class Tokenizer:
         vocab_size: int,
         special_tokens: Sequence[str] = (),
         max_sentences: int = 1_000_000,
-        seed_threads: int = 2,
+        threads: int = 2,
+        split_digits: bool = False,
+        character_coverage: float = 0.9995,
     ) -> "Tokenizer":
         """Train a unigram model of at most ``vocab_size`` pieces. Byte fallback
-        means no input is ever <unk>: unseen characters are spelled as UTF-8 bytes."""
+        means no input is ever <unk>: unseen characters are spelled as UTF-8 bytes.
+        ``split_digits`` makes every digit its own piece, so a number is spelled the
+        same way wherever it occurs ("1876" -> 1 8 7 6, not 18 7 6). Characters outside
+        ``character_coverage`` of the text's character mass are spelled as bytes."""
         buffer = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences),
             model_writer=buffer,
             vocab_size=vocab_size,
             model_type="unigram",
-            character_coverage=0.9995,
+            character_coverage=character_coverage,
             byte_fallback=True,
             bos_id=BOS_ID,
             pad_id=PAD_ID,
@@ -51,7 +56,8 @@ class Tokenizer:
             input_sentence_size=max_sentences,
             shuffle_input_sentence=True,
             hard_vocab_limit=False,  # small corpora get a smaller vocabulary instead of an error
-            num_threads=seed_threads,
+            num_threads=threads,
+            split_digits=split_digits,
             minloglevel=2,
         )
         return cls(buffer.getvalue())

@@ -29,6 +29,9 @@ TASK_FORMATS = {
 class TokenizerSettings:
     vocab_size: int = 8000
     max_sentences: int = 1_000_000
+    split_digits: bool = False  # every digit its own piece (numbers spelled alike everywhere)
+    character_coverage: float = 0.9995  # rarer characters are spelled as UTF-8 bytes
+    file: str = ""  # an existing SentencePiece model to use instead of training one (task tokens are added)
 
 
 @dataclass
@@ -37,8 +40,9 @@ class TrainSettings:
     batch_tokens: int = 4096  # padded source tokens per micro-batch
     accumulation: int = 1  # micro-batches per optimizer step, summed over all ranks (a multiple of the rank count)
     lr: float = 1e-3
+    schedule: str = "cosine"  # "cosine": warmup, cosine decay to max_steps; "wsd": warmup, constant, cooldown
     warmup_steps: int = 1000
-    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
+    min_lr_ratio: float = 0.05  # the decay ends at lr * min_lr_ratio
     weight_decay: float = 0.0001
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
@@ -48,6 +52,9 @@ class TrainSettings:
     eval_beam: int = 1
     eval_batch_size: int = 64
     seed: int = 1
+    rewarmup_steps: int = 100  # a continuation of a trunk kept without optimizer moments re-warms the lr this long
+    trunk_precision: str = "compact"  # "compact": float16 weights, bfloat16 moments; "exact": float32
+    trunk_max_mib: float = 40.0  # a trunk larger than this with its moments is kept without them
     init_from: str = ""  # a checkpoint folder to start from (its tokenizer gains the recipe's task tokens)
     trainable: list[str] = field(default_factory=list)  # parameter-name prefixes to train, the rest frozen (empty: all)
 
@@ -199,6 +206,10 @@ def recipe_from_dict(raw: dict) -> Recipe:
     )
     if not recipe.train_data:
         raise RecipeError("recipe has no [[data.train]] data set")
+    if recipe.train.schedule not in ("cosine", "wsd"):
+        raise RecipeError(f"recipe key train.schedule: expected \"cosine\" or \"wsd\", got {recipe.train.schedule!r}")
+    if recipe.train.trunk_precision not in ("compact", "exact"):
+        raise RecipeError(f"recipe key train.trunk_precision: expected \"compact\" or \"exact\", got {recipe.train.trunk_precision!r}")
     for spec in recipe.train_data + recipe.dev_data:
         if spec.task not in TASK_FORMATS:
             raise RecipeError(f"data set {spec.name!r}: unknown task {spec.task!r} (known: {', '.join(TASK_FORMATS)})")

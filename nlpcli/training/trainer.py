@@ -4,7 +4,7 @@ A run folder holds everything of one run:
   recipe.json        the resolved recipe (overrides applied)
   tokenizer.model    SentencePiece model (trained on the training text, or the
                      ``init_from`` checkpoint's with the task tokens added)
-  state/             weights + optimizer, scheduler, RNG and data position (for --resume)
+  state/             weights + optimizer, RNG and data position (for --resume)
   checkpoint/        the best model so far, as a shippable checkpoint folder
   metrics.jsonl      one line per log/validation event
   dev/               each translation dev set's sources and references as plain text
@@ -12,14 +12,22 @@ A run folder holds everything of one run:
 Several tasks train one model: every step draws one task (with the recipe's
 [mix] shares, from a generator seeded by the step, so a resumed run draws the
 same tasks) and takes the next batch of that task's own stream of epochs.
+
+A run can also continue a trunk (``trunk``: the kept state of a warmup-stable-decay
+schedule, nlpcli/training/trunk.py) by ``add_steps`` steps at the constant lr and
+write it back, or cool a copy of it down over ``cooldown`` steps into a release.
 """
 from __future__ import annotations
 
 import json
 import math
+import platform
+import shlex
 import shutil
+import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -35,6 +43,7 @@ from nlpcli.tasks import ENTITY_TAGS, SENTIMENT_LABELS, TASK_TOKENS, language_to
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.distributed import World
 from nlpcli.training.objectives import ENCODERS, TaskLoss, collate, prediction_count, task_loss
+from nlpcli.training import trunk as trunks
 from nlpcli.training.recipe import DatasetSpec, Recipe
 from nlpcli.translate import Translator
 
@@ -107,12 +116,41 @@ def build_dev_sets(recipe: Recipe, data_root: Path, tokenizer: Tokenizer) -> lis
     return dev_sets
 
 
-def lr_factor(step: int, settings) -> float:
-    """Linear warmup, then cosine decay to ``min_lr_ratio``."""
-    if step < settings.warmup_steps:
-        return (step + 1) / settings.warmup_steps
-    progress = min(1.0, (step - settings.warmup_steps) / max(1, settings.max_steps - settings.warmup_steps))
-    return settings.min_lr_ratio + (1 - settings.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+WSD_COOLDOWN_SHARE = 0.15  # a plain warmup-stable-decay run cools down over its last 15 % of steps
+
+
+@dataclass
+class Schedule:
+    """The lr factor of every step: linear warmup, then either cosine decay to
+    ``min_ratio`` at ``total`` ("cosine") or a constant lr until ``decay_start`` and
+    a (1 - sqrt) cooldown to ``min_ratio`` at ``total`` ("wsd"; Hägele et al. 2024).
+    ``rewarmup`` steps from ``rewarmup_start`` ramp the lr up again linearly: a
+    continuation whose optimizer moments start from zero needs them."""
+
+    kind: str
+    warmup: int
+    total: int
+    decay_start: int
+    min_ratio: float
+    rewarmup_start: int = 0
+    rewarmup: int = 0
+
+    @classmethod
+    def of(cls, settings) -> "Schedule":
+        decay_start = settings.max_steps - round(WSD_COOLDOWN_SHARE * settings.max_steps)
+        return cls(settings.schedule, settings.warmup_steps, settings.max_steps, decay_start, settings.min_lr_ratio)
+
+    def factor(self, step: int) -> float:
+        ramp = min(1.0, (step - self.rewarmup_start + 1) / self.rewarmup) if self.rewarmup else 1.0
+        if step < self.warmup:
+            return ramp * (step + 1) / self.warmup
+        if self.kind == "cosine":
+            progress = min(1.0, (step - self.warmup) / max(1, self.total - self.warmup))
+            return ramp * (self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+        if step < self.decay_start:
+            return ramp
+        progress = min(1.0, (step - self.decay_start) / max(1, self.total - self.decay_start))
+        return ramp * (self.min_ratio + (1 - self.min_ratio) * (1 - math.sqrt(progress)))
 
 
 def with_task_heads(config: ModelConfig, tasks: list[str]) -> ModelConfig:
@@ -125,8 +163,22 @@ def with_task_heads(config: ModelConfig, tasks: list[str]) -> ModelConfig:
 
 class Trainer:
     def __init__(self, recipe: Recipe, data_root: Path, run_dir: Path, device: str = "cpu",
-                 resume: bool = False, overwrite: bool = False, world: World | None = None) -> None:
+                 resume: bool = False, overwrite: bool = False, world: World | None = None,
+                 trunk: Path | None = None, add_steps: int = 0, cooldown: int = 0, time_limit: float = 0) -> None:
+        """``trunk`` with ``add_steps``: continue that trunk (or start it, if the folder
+        holds none) and write it back at the end; with ``cooldown``: cool a copy of it
+        down over that many steps and export the last step as the checkpoint.
+        ``time_limit`` (seconds) ends the run at the first step past it, as if
+        max_steps were that step (a cooldown cannot be cut short)."""
         self.recipe, self.settings = recipe, recipe.train
+        self.trunk, self.add_steps, self.cooldown = (Path(trunk) if trunk else None), add_steps, cooldown
+        if self.trunk and bool(add_steps) == bool(cooldown):
+            raise RecipeError("a trunk run either continues the trunk (add_steps) or cools it down (cooldown)")
+        if self.cooldown and time_limit:
+            raise RecipeError("a cooldown cannot be cut short by a time limit: it would not end cooled down")
+        self.time_limit = time_limit
+        if self.cooldown and not trunks.exists(self.trunk):
+            raise RecipeError(f"no trunk in {self.trunk} to cool down (start one with --trunk {self.trunk} --steps N)")
         self.data_root, self.run_dir = Path(data_root), Path(run_dir)
         self.device = torch.device(device)
         self.world = world or World()
@@ -142,7 +194,7 @@ class Trainer:
         for spec, examples in train_examples:
             if not examples:
                 raise RecipeError(f"training set {spec.name!r} ({self.data_root / spec.path}) is empty")
-        initial = self.load_initial_checkpoint()
+        initial = None if self.trunk_started else self.load_initial_checkpoint()
         if self.world.is_main:
             self.tokenizer = self.load_or_make_tokenizer(train_examples, initial, reuse=resume)
         self.world.barrier()
@@ -178,13 +230,17 @@ class Trainer:
             trained, lr=self.settings.lr, betas=(0.9, 0.98), eps=1e-8,
             weight_decay=self.settings.weight_decay,
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.settings))
         self.step = 0
         self.positions = {task: [0, 0] for task in self.pools}  # task -> [epoch, batch in epoch]
         self.best_score, self.elapsed = -math.inf, 0.0
         self.tokens_seen = {task: 0 for task in self.pools}
+        self.history: list[dict] = []  # the trunk's continuations before this run
+        self.run_start = {"step": 0, "elapsed": 0.0, "tokens_seen": dict(self.tokens_seen), "fresh_moments": False}
         if resume and (self.run_dir / "state").is_dir():
             self.load_state()
+        elif self.trunk_started:
+            self.restore_trunk()
+        self.schedule = self.make_schedule()
         self.scaler = None
         if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             self.scaler = torch.amp.GradScaler("cuda")  # fp16 autocast needs loss scaling; bf16 does not
@@ -210,6 +266,62 @@ class Trainer:
             raise RecipeError(f"recipe key train.trainable = {list(prefixes)} names no parameter of the model")
         log(f"training {sum(p.numel() for p in chosen):,} parameters ({', '.join(prefixes)}*); the rest are frozen")
         return chosen
+
+    # ---- trunk ------------------------------------------------------------------
+    @property
+    def trunk_started(self) -> bool:
+        return self.trunk is not None and trunks.exists(self.trunk)
+
+    def restore_trunk(self) -> None:
+        state, has_moments = trunks.restore(self.trunk, self.model, self.optimizer, self.device)
+        self.step, self.elapsed, self.history = state.step, state.elapsed, state.history
+        self.positions.update({task: list(position) for task, position in state.positions.items()})
+        self.tokens_seen.update(state.tokens_seen)
+        self.run_start = {"step": self.step, "elapsed": self.elapsed, "tokens_seen": dict(self.tokens_seen),
+                          "fresh_moments": not has_moments}
+        log(f"continuing the trunk {self.trunk} at step {self.step}"
+            + ("" if has_moments else f" (no moments kept: re-warming the lr over {self.settings.rewarmup_steps} steps)"))
+
+    def make_schedule(self) -> Schedule:
+        """The recipe's schedule; in a trunk run, the constant phase extended by
+        ``add_steps`` or a cooldown over ``cooldown`` steps from the trunk's step."""
+        start = self.run_start["step"]
+        if self.trunk:
+            self.settings.schedule = "wsd"
+            self.settings.max_steps = start + (self.add_steps or self.cooldown)
+        schedule = Schedule.of(self.settings)
+        if self.trunk:
+            schedule.decay_start = start if self.cooldown else schedule.total
+        if self.run_start["fresh_moments"]:
+            schedule.rewarmup_start, schedule.rewarmup = start, self.settings.rewarmup_steps
+        return schedule
+
+    def continuation_record(self) -> dict:
+        """What this run added: its command, steps, time and tokens, and the hardware."""
+        seconds = self.elapsed - self.run_start["elapsed"]
+        threads = torch.get_num_threads()
+        kind = torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu"
+        cores = self.world.size * (1 if self.device.type == "cuda" else threads)
+        return {
+            "kind": "cooldown" if self.cooldown else "continuation",
+            "command": " ".join(shlex.quote(arg) for arg in ["nlpcli", *sys.argv[1:]]) if sys.argv[1:] else "",
+            "from_step": self.run_start["step"], "to_step": self.step, "steps": self.step - self.run_start["step"],
+            "seconds": round(seconds), "hardware_kind": kind,
+            "hardware": f"{self.world.size} process(es) x {threads} thread(s), {platform.machine()} ({platform.processor() or 'cpu'})"
+                        if kind == "cpu" else f"{self.world.size} x {kind}",
+            "device_hours": round(seconds * cores / 3600, 4),
+            "tokens": {task: self.tokens_seen[task] - self.run_start["tokens_seen"].get(task, 0) for task in self.tokens_seen},
+            "fresh_moments": self.run_start["fresh_moments"],
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        }
+
+    def save_trunk(self) -> None:
+        state = trunks.TrunkState(step=self.step, positions=self.positions, tokens_seen=self.tokens_seen,
+                                  elapsed=self.elapsed, history=self.history + [self.continuation_record()])
+        kept = trunks.save(self.trunk, self.model, self.optimizer, state, self.recipe.to_dict(),
+                           self.run_dir / "tokenizer.model", self.settings.trunk_precision, self.settings.trunk_max_mib)
+        log(f"wrote the trunk {self.trunk} at step {self.step}" + ("" if kept else
+            f" (weights only: with the moments it would exceed {self.settings.trunk_max_mib} MiB)"))
 
     # ---- run folder -------------------------------------------------------------
     def prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
@@ -237,13 +349,21 @@ class Trainer:
         path = self.run_dir / "tokenizer.model"
         if reuse and path.exists():
             return Tokenizer.load(path)
-        if initial is not None:
+        if self.trunk_started:
+            tokenizer = Tokenizer.load(self.trunk / "tokenizer.model")
+        elif self.recipe.tokenizer.file:
+            if not Path(self.recipe.tokenizer.file).is_file():
+                raise RecipeError(f"recipe key tokenizer.file: {self.recipe.tokenizer.file} is not a file")
+            tokenizer = Tokenizer.load(self.recipe.tokenizer.file).with_special_tokens(special_tokens(self.recipe))
+        elif initial is not None:
             tokenizer = initial.tokenizer.with_special_tokens(special_tokens(self.recipe))
         else:
             log(f"training a {self.recipe.tokenizer.vocab_size}-piece SentencePiece model ...")
             texts = (text for spec, examples in train_examples for text in training_texts(spec, examples))
             tokenizer = Tokenizer.train(texts, self.recipe.tokenizer.vocab_size, special_tokens(self.recipe),
-                                        max_sentences=self.recipe.tokenizer.max_sentences)
+                                        max_sentences=self.recipe.tokenizer.max_sentences,
+                                        split_digits=self.recipe.tokenizer.split_digits,
+                                        character_coverage=self.recipe.tokenizer.character_coverage)
         tokenizer.save(path)
         return tokenizer
 
@@ -277,9 +397,10 @@ class Trainer:
         weights = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()
                    if k not in TIED_WEIGHTS}
         trainer_state = {
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "step": self.step, "positions": json.dumps(self.positions),
             "best_score": self.best_score, "elapsed": self.elapsed, "tokens_seen": json.dumps(self.tokens_seen),
+            "history": json.dumps(self.history), "run_start": json.dumps(self.run_start),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
         }
@@ -297,10 +418,11 @@ class Trainer:
         self.model.load_state_dict(load_file(str(folder / "model.safetensors"), device=str(self.device)), strict=False)
         state = torch.load(folder / "trainer.pt", map_location=self.device, weights_only=True)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.positions = state["step"], json.loads(state["positions"])
         self.best_score, self.elapsed = state["best_score"], state["elapsed"]
         self.tokens_seen = json.loads(state["tokens_seen"])
+        self.history = json.loads(state.get("history", "[]"))
+        self.run_start = json.loads(state["run_start"]) if "run_start" in state else self.run_start
         torch.set_rng_state(state["torch_rng"].cpu())
         if self.device.type == "cuda" and state.get("cuda_rng"):
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
@@ -342,10 +464,13 @@ class Trainer:
         with console.progress("training", total=self.settings.max_steps) as update:
             update(self.step)
             self.run_steps(update)
+        if self.world.is_main and self.trunk and self.add_steps:
+            self.save_trunk()
         return self.run_dir / "checkpoint"
 
     def run_steps(self, update) -> None:
         settings = self.settings
+        deadline = time.time() + self.time_limit if self.time_limit else math.inf
         window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
         while self.step < settings.max_steps:
             step_start = time.time()
@@ -358,6 +483,9 @@ class Trainer:
             window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum
             window["count"][task] = window["count"].get(task, 0) + count
             window["tokens"] += tokens
+            if time.time() >= deadline and self.step < settings.max_steps:
+                log(f"time limit reached: stopping at step {self.step}")
+                settings.max_steps = self.step
 
             if self.world.is_main and (self.step % 50 == 0 or self.step == settings.max_steps):
                 self.log_window(window, grad_norm)
@@ -396,6 +524,8 @@ class Trainer:
         return loss, int(count), int(tokens)
 
     def optimizer_step(self) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.settings.lr * self.schedule.factor(self.step)
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], self.settings.clip_norm)
@@ -405,13 +535,12 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
         return float(grad_norm)
 
     def log_window(self, window: dict, grad_norm) -> None:
         losses = {task: window["loss"][task] / window["count"][task] for task in window["loss"]}
         event = {"step": self.step, "loss": sum(losses.values()) / len(losses), "task_loss": losses,
-                 "lr": self.scheduler.get_last_lr()[0],
+                 "lr": self.optimizer.param_groups[0]["lr"],
                  "tokens_per_s": window["tokens"] / (time.time() - window["start"]),
                  "grad_norm": grad_norm, "elapsed_s": round(self.elapsed, 1)}
         self.record(event)
@@ -432,7 +561,7 @@ class Trainer:
 
     def validate(self) -> None:
         """Dev loss of every dev set (and greedy BLEU of translation sets); the
-        checkpoint with the lowest mean dev loss is kept."""
+        checkpoint with the lowest mean dev loss is kept, or in a cooldown the last."""
         self.model.eval()
         started = time.time()
         translator = Translator(self.model, self.tokenizer, str(self.device))
@@ -448,7 +577,11 @@ class Trainer:
         self.record({"step": self.step, "dev": scores, "mean_loss": mean_loss, "eval_s": round(time.time() - started, 1)})
         log(f"validation at step {self.step}: " + "; ".join(
             f"{name} loss {s['loss']:.3f}" + (f" BLEU {s['bleu']:.2f}" if "bleu" in s else "") for name, s in scores.items()))
-        if -mean_loss > self.best_score:
+        if self.cooldown:  # a release is the cooled-down last step, not the best one along the way
+            if self.step == self.settings.max_steps:
+                self.export(self.run_dir / "checkpoint", scores)
+                log(f"cooled down: wrote {self.run_dir / 'checkpoint'}")
+        elif -mean_loss > self.best_score:
             self.best_score = -mean_loss
             self.export(self.run_dir / "checkpoint", scores)
             log(f"new best mean dev loss {mean_loss:.3f}: wrote {self.run_dir / 'checkpoint'}")
@@ -477,9 +610,17 @@ class Trainer:
                 "recipe": self.recipe.name, "steps": self.step, "source_tokens_seen": dict(self.tokens_seen),
                 "task_shares": self.shares, "init_from": self.settings.init_from or None,
                 "train_seconds": round(self.elapsed), "device": torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu",
+                **self.trunk_history(),
                 "data": [{"name": s.name, "task": s.task, "path": s.path, "weight": s.weight,
                           **({"directions": s.directions} if s.task == "translate" else {})} for s in self.recipe.train_data],
                 "dev_scores_greedy": scores,
             },
         )
         save_checkpoint(folder, self.model, self.tokenizer, info)
+
+    def trunk_history(self) -> dict:
+        """A trunk run's checkpoint carries every continuation that led to it and their totals."""
+        if not self.trunk:
+            return {}
+        history = self.history + [self.continuation_record()]
+        return {"trunk": str(self.trunk), "history": history, "totals": trunks.totals(history)}
