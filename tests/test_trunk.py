@@ -63,6 +63,8 @@ def test_continuing_the_trunk_equals_one_uninterrupted_run(tmp_path, toy_data):
     assert state_a.positions == state_b.positions and state_a.tokens_seen == state_b.tokens_seen
     assert [(r["from_step"], r["to_step"]) for r in state_b.history] == [(0, 25), (25, 60)]
     assert sum(r["tokens"]["translate"] for r in state_b.history) == state_b.tokens_seen["translate"]
+    card = (tmp_path / "trunk-b" / "README.md").read_text()
+    assert "| 1 |" in card and "| 2 |" in card and "25–60" in card and "in all: 60 steps" in card
 
 
 def test_a_compact_trunk_over_its_size_limit_keeps_weights_only_and_rewarms(tmp_path, toy_data):

@@ -52,6 +52,7 @@ class TrainSettings:
     eval_beam: int = 1
     eval_batch_size: int = 64
     seed: int = 1
+    cpu_bf16: bool = False  # bfloat16 autocast on the CPU (about 1.9x faster linear layers where AVX512-BF16 exists)
     rewarmup_steps: int = 100  # a continuation of a trunk kept without optimizer moments re-warms the lr this long
     trunk_precision: str = "compact"  # "compact": float16 weights, bfloat16 moments; "exact": float32
     trunk_max_mib: float = 40.0  # a trunk larger than this with its moments is kept without them

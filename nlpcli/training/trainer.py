@@ -456,7 +456,8 @@ class Trainer:
     def autocast(self):
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.float16 if self.scaler else torch.bfloat16)
-        return torch.autocast("cpu", enabled=False)
+        # bfloat16 matrix products (AVX512-BF16/AMX) with float32 weights, optimizer and loss
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.settings.cpu_bf16)
 
     def train(self) -> Path:
         """Train to ``max_steps``; returns the folder of the best checkpoint."""

@@ -12,6 +12,7 @@ cools a copy of it down into a release checkpoint. A trunk folder holds:
                          when the trunk fits ``train.trunk_max_mib`` with them
   state.json             step, data positions, tokens seen, RNG and the history of
                          every continuation (command, steps, seconds, hardware)
+  README.md              that history as a table, with its totals
 
 Precision ``compact`` stores float16 weights and bfloat16 moments (bfloat16 keeps
 the second moment's range). A continuation of a compact trunk therefore starts
@@ -100,6 +101,7 @@ def save(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         (staging / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
         (staging / "tokenizer.model").write_bytes(Path(tokenizer_file).read_bytes())
         (staging / STATE_FILE).write_text(json.dumps(state.__dict__, indent=1) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(card(state, recipe, keep_moments, precision), encoding="utf-8")
 
     write_atomically(Path(folder), write_files)
     return keep_moments
@@ -140,6 +142,33 @@ def restore(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimiz
         rng = torch.frombuffer(bytearray(base64.b64decode(state.torch_rng)), dtype=torch.uint8)
         torch.set_rng_state(rng)
     return state, has_moments
+
+
+def card(state: TrunkState, recipe: dict, has_moments: bool, precision: str) -> str:
+    """The trunk's README: what it is and every continuation that made it."""
+    model = recipe["model"]
+    total = totals(state.history)
+    lines = [
+        f"# Trunk of {recipe['name']}",
+        "",
+        "Training state that later runs continue (written by `nlpcli train --trunk`; see the README's",
+        "\"Training that adds up\"). Not a checkpoint: make a release with `--from-trunk DIR --cooldown M`.",
+        "",
+        f"- step {state.step:,}; {model['encoder_layers']}+{model['decoder_layers']} layers, d_model {model['d_model']}, "
+        f"vocabulary {model['vocab_size']:,}",
+        f"- {precision} precision; AdamW moments " + ("kept" if has_moments else
+                                                      "not kept (over the size limit): a continuation re-warms the lr"),
+        f"- in all: {total['steps']:,} steps, " + ", ".join(f"{h:.2f} device-hours on {k}" for k, h in total["device_hours"].items())
+        + "; source tokens " + ", ".join(f"{t} {n / 1e6:.2f} M" for t, n in total["source_tokens"].items()),
+        "",
+        "| # | date | steps | seconds | device-hours | hardware | source tokens (M) | command |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for number, record in enumerate(state.history, start=1):
+        tokens = ", ".join(f"{t} {n / 1e6:.2f}" for t, n in record["tokens"].items())
+        lines.append(f"| {number} | {record['date']} | {record['from_step']:,}–{record['to_step']:,} | {record['seconds']:,} | "
+                     f"{record['device_hours']:.3f} | {record['hardware']} | {tokens} | `{record['command']}` |")
+    return "\n".join(lines) + "\n"
 
 
 def totals(history: list[dict]) -> dict:
