@@ -2,9 +2,12 @@
 benchmark does: model loading and tokenization excluded, fixed thread count.
 
     python benchmarks/translate_speed.py --data ../shared/data [--checkpoint checkpoints/nlpcli-base] [--json]
+    python benchmarks/translate_speed.py --data ../shared/data --sets multi30k --engines nlpcli,nlpcli-bf16 \
+        --checkpoint checkpoints/nlpcli-base,runs/release-2/checkpoint      # two checkpoints, same run
 
-For each test set (Multi30k val; newstest2013 for long sentences), engine
-(nlpcli fp32, nlpcli with int8 linear layers, Hugging Face transformers'
+For each checkpoint (comma-separated; the others are compared with the first),
+test set (Multi30k val; newstest2013 for long sentences), engine
+(nlpcli fp32, nlpcli with int8 linear layers, nlpcli in bfloat16, Hugging Face transformers'
 generate, CTranslate2 fp32 and int8 — the last three on the same weights,
 exported with `nlpcli convert`) and search (greedy and beam 4, batch 32) it
 translates en->de in a fresh process and prints target tokens/s, sentences/s,
@@ -42,6 +45,10 @@ def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
         from nlpcli.runtime import quantize_int8
 
         loaded.model = quantize_int8(loaded.model, "cpu")
+    if engine == "nlpcli-bf16":
+        from nlpcli.runtime import to_bfloat16
+
+        loaded.model = to_bfloat16(loaded.model, int8=False)
     translator = Translator(loaded.model, loaded.tokenizer)
     settings = GenerationSettings(beam=beam, batch_size=batch_size)
     return lambda encoded: [nbest[0].tokens for nbest in translator.translate_ids(encoded, settings)]
@@ -94,7 +101,7 @@ def ctranslate2_search(ct2_dir: str, tokenizer, max_positions: int, engine: str,
 
 def translate_once(checkpoint: str, sources: list[str], references: list[str], beam: int, batch_size: int,
                    threads: int, repeats: int, engine: str = "nlpcli", exports: dict | None = None) -> dict:
-    """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", "transformers"
+    """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", "nlpcli-bf16", "transformers"
     (M2M100ForConditionalGeneration.generate), "ctranslate2" or "ctranslate2-int8",
     the last three on the same weights exported by nlpcli convert (``exports``: the
     folders, made beforehand so that no engine's peak RSS includes another model).
@@ -219,14 +226,15 @@ def start_up_seconds(checkpoint: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data")
-    parser.add_argument("--checkpoint", default=str(Path(__file__).resolve().parent.parent / "checkpoints" / "nlpcli-base"))
+    parser.add_argument("--checkpoint", default=str(Path(__file__).resolve().parent.parent / "checkpoints" / "nlpcli-base"),
+                        help="one checkpoint, or several separated by commas (compared with the first)")
     parser.add_argument("--sets", default="multi30k,newstest2013", help=f"test sets: {', '.join(TEST_SETS)}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="first N sentences of each set only")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--engines", default="nlpcli,nlpcli-int8,transformers,ctranslate2,ctranslate2-int8",
+    parser.add_argument("--engines", default="nlpcli,nlpcli-int8,nlpcli-bf16,transformers,ctranslate2,ctranslate2-int8",
                         help="what to compare (transformers and ctranslate2 need the test extra)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one setting in a fresh process, as JSON
     args = parser.parse_args()
@@ -246,41 +254,51 @@ def main() -> None:
     import tempfile
 
     engines = args.engines.split(",")
+    checkpoints = args.checkpoint.split(",")
     rows = []
     with tempfile.TemporaryDirectory() as staging:
-        exports = make_exports(args.checkpoint, engines, Path(staging))
-        for test_set in args.sets.split(","):
-            for engine in engines:
-                for beam in (1, 4):  # a fresh process per setting: its own peak RSS
-                    setting = json.dumps({"set": test_set, "engine": engine, "beam": beam, "exports": exports})
-                    command = [sys.executable, __file__, "--one", setting, "--data", args.data, "--checkpoint",
-                               args.checkpoint, "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-                               "--repeats", str(args.repeats), "--limit", str(args.limit)]
-                    rows.append(json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout))
-                    print(f"{test_set} {engine} beam {beam}: {rows[-1]['target_tokens_per_s']} tgt tok/s", file=sys.stderr)
-    start_up = start_up_seconds(args.checkpoint)
-    config = json.loads((Path(args.checkpoint) / "config.json").read_text())["model"]
-    training = training_throughput(config, args.threads)
+        for number, checkpoint in enumerate(checkpoints):
+            exports = make_exports(checkpoint, engines, Path(staging) / str(number))
+            for test_set in args.sets.split(","):
+                for engine in engines:
+                    for beam in (1, 4):  # a fresh process per setting: its own peak RSS
+                        setting = json.dumps({"set": test_set, "engine": engine, "beam": beam, "exports": exports})
+                        command = [sys.executable, __file__, "--one", setting, "--data", args.data, "--checkpoint",
+                                   checkpoint, "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+                                   "--repeats", str(args.repeats), "--limit", str(args.limit)]
+                        run = subprocess.run(command, check=True, capture_output=True, text=True)
+                        rows.append({"checkpoint": checkpoint, **json.loads(run.stdout)})
+                        print(f"{checkpoint} {test_set} {engine} beam {beam}: {rows[-1]['target_tokens_per_s']} tgt tok/s",
+                              file=sys.stderr)
+    start_up = {checkpoint: start_up_seconds(checkpoint) for checkpoint in checkpoints}
+    training = {checkpoint: training_throughput(json.loads((Path(checkpoint) / "config.json").read_text())["model"],
+                                                args.threads) for checkpoint in checkpoints}
     if args.json:
         print(json.dumps({"translate": rows, "start_up_s": start_up, "training": training}, indent=2))
         return
     print(f"en->de, batch {args.batch_size}, {args.threads} threads, median of {args.repeats} "
           "(model load and tokenization excluded)")
-    baseline = {(row["set"], row["beam"]): row["target_tokens_per_s"] for row in rows if row["engine"] == "transformers"}
-    print(f"{'set':<14}{'engine':<18}{'search':<8}{'tgt tok/s':>11}{'sent/s':>9}{'peak RSS MiB':>14}{'BLEU':>8}"
-          f"{'x transformers':>16}")
+    baseline = {(row["checkpoint"], row["set"], row["beam"]): row["target_tokens_per_s"]
+                for row in rows if row["engine"] == "transformers"}
+    first = {(row["set"], row["engine"], row["beam"]): row["target_tokens_per_s"]
+             for row in rows if row["checkpoint"] == checkpoints[0]}
+    print(f"{'checkpoint':<34}{'set':<14}{'engine':<18}{'search':<8}{'tgt tok/s':>11}{'sent/s':>9}{'peak RSS MiB':>14}"
+          f"{'BLEU':>8}{'x transformers':>16}{'x first':>9}")
     for row in rows:
         search = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
-        base = baseline.get((row["set"], row["beam"]))
+        base = baseline.get((row["checkpoint"], row["set"], row["beam"]))
         ratio = f"{row['target_tokens_per_s'] / base:.2f}" if base else "-"
-        print(f"{row['set']:<14}{row['engine']:<18}{search:<8}{row['target_tokens_per_s']:>11}{row['sentences_per_s']:>9}"
-              f"{row['peak_rss_mib']:>14}{row['bleu']:>8}{ratio:>16}")
-    print("start-up, median of 3 (seconds):")
-    for name, seconds in start_up.items():
-        print(f"  {name:<34}{seconds:>6}")
-    print(f"training, forward+backward, batch {training['batch']}x{training['length']}, {training['threads']} threads:")
-    for name, speed in training["train_target_tokens_per_s"].items():
-        print(f"  {name:<22}{speed:>10} target tok/s")
+        against_first = f"{row['target_tokens_per_s'] / first[(row['set'], row['engine'], row['beam'])]:.2f}"
+        print(f"{row['checkpoint'][-33:]:<34}{row['set']:<14}{row['engine']:<18}{search:<8}{row['target_tokens_per_s']:>11}"
+              f"{row['sentences_per_s']:>9}{row['peak_rss_mib']:>14}{row['bleu']:>8}{ratio:>16}{against_first:>9}")
+    for checkpoint in checkpoints:
+        print(f"{checkpoint}: start-up, median of 3 (seconds):")
+        for name, seconds in start_up[checkpoint].items():
+            print(f"  {name:<34}{seconds:>6}")
+        speeds = training[checkpoint]
+        print(f"  training, forward+backward, batch {speeds['batch']}x{speeds['length']}, {speeds['threads']} threads:")
+        for name, speed in speeds["train_target_tokens_per_s"].items():
+            print(f"    {name:<22}{speed:>10} target tok/s")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ LAYER_OPTION = typer.Option("last", "--layer", help="Layer of the heatmap: N, la
 HEAD_OPTION = typer.Option("mean", "--head", help="Head of the heatmap: N or mean.")
 WORDS_OPTION = typer.Option(False, "--words", help="Heatmaps over words (SentencePiece pieces merged).")
 INT8_OPTION = typer.Option(False, "--int8", help="Int8 linear layers (dynamic quantization): faster on CPUs.")
+BF16_OPTION = typer.Option(False, "--bf16", help="bfloat16 weights and activations: faster where the CPU has bf16 instructions.")
 
 
 def attention_reporter(show: bool, out: Optional[str], layer: str, head: str, words: bool):
@@ -94,10 +95,10 @@ def attention_reporter(show: bool, out: Optional[str], layer: str, head: str, wo
     return AttentionReporter(console.stderr if show else None, out, layer, head, words)
 
 
-def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: bool = False):
+def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: bool = False, bf16: bool = False):
     """Settle console, threads and device, load the checkpoint and check it serves ``task``."""
     from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.runtime import quantize_int8, select_device, set_threads
+    from nlpcli.runtime import quantize_int8, select_device, set_threads, to_bfloat16
     from nlpcli.tasks import check_task
 
     console.set_quiet(quiet)
@@ -105,6 +106,8 @@ def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: boo
     device = select_device(device)
     loaded = load_checkpoint(checkpoint, device)
     check_task(loaded.info, task)
+    if bf16:
+        loaded.model = to_bfloat16(loaded.model, int8)
     if int8:
         loaded.model = quantize_int8(loaded.model, device)
     return loaded, device
@@ -153,6 +156,7 @@ def translate(
     head: str = HEAD_OPTION,
     words: bool = WORDS_OPTION,
     int8: bool = INT8_OPTION,
+    bf16: bool = BF16_OPTION,
     alignments: bool = typer.Option(False, "--alignments", help="Append word alignments from cross-attention (text: ' ||| 0-0 1-1'; jsonl: \"alignments\")."),
 ) -> None:
     """Translate sentences, one output line per input line, in input order."""
@@ -166,7 +170,7 @@ def translate(
     )
     if n_best > beam:
         raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")
-    loaded, device = load_for("translate", checkpoint, device, threads, quiet, int8)
+    loaded, device = load_for("translate", checkpoint, device, threads, quiet, int8, bf16)
     check_direction(loaded.info, src, tgt)
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
     interactive = is_interactive(texts, input, stream)
@@ -204,6 +208,7 @@ def summarize(
     head: str = HEAD_OPTION,
     words: bool = WORDS_OPTION,
     int8: bool = INT8_OPTION,
+    bf16: bool = BF16_OPTION,
 ) -> None:
     """Summarize documents, one summary line per input line, in input order."""
     from nlpcli.decoding import Constraints, GenerationSettings
@@ -216,7 +221,7 @@ def summarize(
     settings = GenerationSettings(beam=positive("--beam", beam), max_len=positive("--max-len", max_len),
                                   batch_size=positive("--batch-size", batch_size),
                                   constraints=Constraints(min_len=min_len, no_repeat_ngram=no_repeat_ngram))
-    loaded, device = load_for("summarize", checkpoint, device, threads, quiet, int8)
+    loaded, device = load_for("summarize", checkpoint, device, threads, quiet, int8, bf16)
     summarizer = Summarizer(loaded.model, loaded.tokenizer, device, loaded.info.tasks["summarize"].get("window", 0))
     run_records(texts, input, output, encoding_errors, stream, batch_size, "summarizing",
                 lambda name, report: summary_handler(summarizer, settings, format.value, input_format.value, name, console.warn, report),
@@ -257,6 +262,7 @@ def answer(
     head: str = HEAD_OPTION,
     words: bool = WORDS_OPTION,
     int8: bool = INT8_OPTION,
+    bf16: bool = BF16_OPTION,
 ) -> None:
     """Answer questions with a span of the given context."""
     from nlpcli.answer import QuestionAnswerer, answer_questions, question_records, read_context, squad_question_records
@@ -268,7 +274,7 @@ def answer(
         kind = "text" if context is not None or questions else "squad" if (input or "").endswith(".json") else "jsonl"
     if kind == "text" and context is None:
         raise InputError("questions as text need --context (or give -i a jsonl or SQuAD file)")
-    loaded, device = load_for("answer", checkpoint, device, threads, quiet, int8)
+    loaded, device = load_for("answer", checkpoint, device, threads, quiet, int8, bf16)
     served = loaded.info.tasks["answer"]
     answerer = QuestionAnswerer(loaded.model, loaded.tokenizer, device, served.get("window", 256), served.get("stride", 128))
     if kind == "squad":
@@ -305,12 +311,13 @@ def classify_sentiment(
     head: str = HEAD_OPTION,
     words: bool = WORDS_OPTION,
     int8: bool = INT8_OPTION,
+    bf16: bool = BF16_OPTION,
 ) -> None:
     """Label each text positive or negative, with the label's probability."""
     from nlpcli.sentiment import SentimentClassifier, sentiment_handler
 
     positive("--batch-size", batch_size)
-    loaded, device = load_for("classify-sentiment", checkpoint, device, threads, quiet, int8)
+    loaded, device = load_for("classify-sentiment", checkpoint, device, threads, quiet, int8, bf16)
     classifier = SentimentClassifier(loaded.model, loaded.tokenizer, device)
     run_records(texts, input, output, encoding_errors, stream, batch_size, "classifying",
                 lambda name, report: sentiment_handler(classifier, batch_size, format.value, input_format.value, name, console.warn, report),
@@ -349,13 +356,14 @@ def tag_entities(
     head: str = HEAD_OPTION,
     words: bool = WORDS_OPTION,
     int8: bool = INT8_OPTION,
+    bf16: bool = BF16_OPTION,
 ) -> None:
     """Find PER, ORG, LOC and MISC entities."""
     from nlpcli.entities import EntityTagger, entity_handler, tag_conll_stream
     from nlpcli.textio import OutputWriter, records_from
 
     positive("--batch-size", batch_size)
-    loaded, device = load_for("tag-entities", checkpoint, device, threads, quiet, int8)
+    loaded, device = load_for("tag-entities", checkpoint, device, threads, quiet, int8, bf16)
     tagger = EntityTagger(loaded.model, loaded.tokenizer, device)
     reporter = attention_reporter(show_attention, attention_out, layer, head, words)
     if input_format == EntityInputFormat.conll:
