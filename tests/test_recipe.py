@@ -1,7 +1,7 @@
 import pytest
 
 from nlpcli.errors import RecipeError
-from nlpcli.training.recipe import load_recipe
+from nlpcli.training.recipe import DatasetSpec, load_recipe
 
 BASE = """
 name = "r"
@@ -53,3 +53,18 @@ def test_bad_recipes_name_the_key(tmp_path, text, message):
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(RecipeError, match="recipe not found"):
         load_recipe(tmp_path / "nope.toml")
+
+
+def test_mix_temperature_sets_shares_by_examples_per_epoch(tmp_path):
+    from conftest import write_toy_recipe
+
+    recipe = load_recipe(write_toy_recipe(tmp_path, steps=1))
+    recipe.train_data.append(DatasetSpec("s", "s.jsonl", task="summarize", format="jsonl", fields=["a", "b"]))
+    recipe.mix = {"translate": 1.0, "summarize": 3.0}
+    sizes = {"translate": 100.0, "summarize": 10_000.0}
+    assert recipe.task_shares(sizes) == {"translate": 0.25, "summarize": 0.75}  # [mix] without a temperature
+    recipe.train.mix_temperature = 2.0
+    shares = recipe.task_shares(sizes)
+    assert shares["translate"] == pytest.approx(10 / 110) and shares["summarize"] == pytest.approx(100 / 110)
+    recipe.train.mix_temperature = 1.0
+    assert recipe.task_shares(sizes)["translate"] == pytest.approx(100 / 10_100)

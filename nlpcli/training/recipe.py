@@ -52,6 +52,7 @@ class TrainSettings:
     eval_beam: int = 1
     eval_batch_size: int = 64
     seed: int = 1
+    mix_temperature: float = 0.0  # > 0: task shares by examples per epoch ** (1/T) instead of [mix]
     cpu_bf16: bool = False  # bfloat16 autocast on the CPU (about 1.9x faster linear layers where AVX512-BF16 exists)
     rewarmup_steps: int = 100  # a continuation of a trunk kept without optimizer moments re-warms the lr this long
     trunk_precision: str = "compact"  # "compact": float16 weights, bfloat16 moments; "exact": float32
@@ -126,9 +127,15 @@ class Recipe:
     def tasks(self) -> list[str]:
         return [task for task in TASKS if any(spec.task == task for spec in self.train_data)]
 
-    def task_shares(self) -> dict[str, float]:
-        """Share of steps per task: the [mix] weights, normalised; equal shares without one."""
-        weights = {task: float(self.mix.get(task, 0.0 if self.mix else 1.0)) for task in self.tasks}
+    def task_shares(self, examples_per_epoch: dict[str, float] | None = None) -> dict[str, float]:
+        """Share of steps per task: the [mix] weights, normalised; equal shares without one.
+        With ``train.mix_temperature`` T > 0, shares follow each task's examples per
+        epoch to the power 1/T instead (T = 1: as sampled from all data pooled; larger
+        T moves towards equal shares; Arivazhagan et al. 2019)."""
+        if self.train.mix_temperature > 0 and examples_per_epoch:
+            weights = {task: examples_per_epoch[task] ** (1 / self.train.mix_temperature) for task in self.tasks}
+        else:
+            weights = {task: float(self.mix.get(task, 0.0 if self.mix else 1.0)) for task in self.tasks}
         total = sum(weights.values())
         return {task: weight / total for task, weight in weights.items()}
 
