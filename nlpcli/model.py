@@ -37,6 +37,10 @@ class ModelConfig:
     entity_tags: int = 0
     answer_spans: bool = False
     entity_crf: bool = False  # learned tag-pair scores over the entity tags (nlpcli/crf.py)
+    # opt-in features (release 2). Off by default, so a checkpoint whose config.json
+    # predates them loads without them and computes what it always did; each one
+    # starts as a (near) no-op, so it can be switched on in a model already trained.
+    copy_attention: bool = False  # summarize: pointer-generator copying from the source (CopyGenerator)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -134,7 +138,8 @@ class DecoderLayer(FeedForwardMixin, nn.Module):
         self.init_feed_forward(config)
         self.dropout = config.dropout
 
-    def forward(self, x, memory, memory_padding_mask, cache: DecoderLayerCache | None = None, need_weights=False):
+    def forward(self, x, memory, memory_padding_mask, cache: DecoderLayerCache | None = None, need_weights=False,
+                need_cross_weights=False):
         attended, self_weights = self.self_attn(
             self.self_attn_layer_norm(x),
             causal=True,
@@ -148,7 +153,7 @@ class DecoderLayer(FeedForwardMixin, nn.Module):
             key_padding_mask=memory_padding_mask,
             cache=None if cache is None else cache.encoder_attn,
             static_kv=True,
-            need_weights=need_weights,
+            need_weights=need_weights or need_cross_weights,
         )
         x = x + F.dropout(attended, self.dropout, self.training)
         x = x + F.dropout(self.feed_forward(x), self.dropout, self.training)
@@ -191,17 +196,22 @@ class Decoder(nn.Module):
     def new_cache(self) -> list[DecoderLayerCache]:
         return [DecoderLayerCache() for _ in self.layers]
 
-    def forward(self, tgt_ids, memory, memory_padding_mask, cache=None, start=0, need_weights=False):
+    def forward(self, tgt_ids, memory, memory_padding_mask, cache=None, start=0, need_weights=False,
+                need_last_cross_weights=False):
         """tgt_ids: the decoder input; ``start`` is its first position (the number
-        of positions already in ``cache`` when decoding step by step)."""
+        of positions already in ``cache`` when decoding step by step).
+        ``need_last_cross_weights``: only the last layer's cross-attention weights
+        (what copying reads), the other layers keep the fused path."""
         x = self.embed_tokens(tgt_ids) * self.embed_scale + self.embed_positions(tgt_ids.size(1), start)
         x = F.dropout(x, self.dropout, self.training)
         self_weights, cross_weights = [], []
         for i, layer in enumerate(self.layers):
-            x, s, c = layer(x, memory, memory_padding_mask, None if cache is None else cache[i], need_weights)
+            last = i == len(self.layers) - 1
+            x, s, c = layer(x, memory, memory_padding_mask, None if cache is None else cache[i], need_weights,
+                            need_cross_weights=need_last_cross_weights and last)
             self_weights.append(s)
             cross_weights.append(c)
-        weights = {"self": self_weights, "cross": cross_weights} if need_weights else None
+        weights = {"self": self_weights, "cross": cross_weights} if need_weights or need_last_cross_weights else None
         return self.layer_norm(x), weights
 
 
@@ -220,6 +230,43 @@ class AttentionPooling(nn.Module):
         return torch.einsum("bl,bld->bd", weights, states), weights
 
 
+class CopyGenerator(nn.Module):
+    """Pointer-generator (See et al. 2017): the next token's distribution mixes
+    the vocabulary's softmax with a copy distribution over the source,
+
+        p(w) = g * p_vocab(w) + (1 - g) * sum of the attention on source positions holding w,
+
+    so names, numbers and rare words of a summary can come from the document even
+    where the vocabulary side gives them no mass. The attention is the head mean of
+    the last decoder layer's cross-attention (already trained to align); the gate
+    g = sigmoid(w . [decoder state; context vector]) reads the decoder state and the
+    attention-weighted encoder states."""
+
+    GATE_BIAS = 3.0  # g = 0.95 at the start: a trained model gains copying gently
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(2 * d_model, 1)
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.gate.weight)  # a constant gate until training says otherwise
+        nn.init.constant_(self.gate.bias, self.GATE_BIAS)
+
+    def forward(self, vocab_logits, states, cross_weights, memory, src_ids) -> torch.Tensor:
+        """vocab_logits (batch, tgt, vocab), states (batch, tgt, d), cross_weights
+        (batch, heads, tgt, src), memory (batch, src, d), src_ids (batch, src) ->
+        log-probabilities of the mixture (batch, tgt, vocab), float32."""
+        attention = cross_weights.float().mean(dim=1)
+        context = attention @ memory.float()
+        gate = torch.sigmoid(self.gate(torch.cat([states, context.to(states.dtype)], dim=-1)).float())
+        vocab = vocab_logits.float().softmax(dim=-1)
+        source_ids = src_ids[:, None, :].expand(-1, attention.size(1), -1)
+        copy = torch.zeros_like(vocab).scatter_add_(-1, source_ids, attention)
+        mixed = gate * vocab + (1 - gate) * copy
+        # a token neither side gives mass underflows to 0; clamping keeps its log finite (and its gradient 0, not NaN)
+        return mixed.clamp_min(torch.finfo(mixed.dtype).tiny).log()
+
+
 class Seq2SeqTransformer(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -236,6 +283,8 @@ class Seq2SeqTransformer(nn.Module):
                 self.entity_transitions = nn.Parameter(torch.zeros(config.entity_tags, config.entity_tags))
         if config.answer_spans:
             self.span_head = nn.Linear(config.d_model, 2)  # start and end score of each token
+        if config.copy_attention:
+            self.copy_generator = CopyGenerator(config.d_model)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -247,6 +296,12 @@ class Seq2SeqTransformer(nn.Module):
         nn.init.normal_(self.shared.weight, std=self.config.d_model**-0.5)
         with torch.no_grad():
             self.shared.weight[self.config.pad_id].zero_()
+        # the opt-in features start as (near) no-ops: see ModelConfig
+        for feature in self.feature_modules():
+            feature.reset_parameters()
+
+    def feature_modules(self) -> list[nn.Module]:
+        return [getattr(self, name) for name in ("copy_generator",) if hasattr(self, name)]
 
     def output_logits(self, decoder_states: torch.Tensor) -> torch.Tensor:
         """The output projection is the transposed (tied) embedding matrix."""
@@ -257,6 +312,25 @@ class Seq2SeqTransformer(nn.Module):
         memory, padding_mask, _ = self.encoder(src_ids)
         states, _ = self.decoder(tgt_in_ids, memory, padding_mask)
         return self.output_logits(states)
+
+    def copy_log_probs(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced log-probabilities (batch, tgt_len, vocab) of the
+        pointer-generator mixture, and the vocabulary logits it mixes in."""
+        memory, padding_mask, _ = self.encoder(src_ids)
+        states, weights = self.decoder(tgt_in_ids, memory, padding_mask, need_last_cross_weights=True)
+        logits = self.output_logits(states)
+        return self.copy_generator(logits, states, weights["cross"][-1], memory, src_ids), logits
+
+    def next_token_log_probs(self, new_tokens, memory, padding_mask, cache, start: int, copy_from=None) -> torch.Tensor:
+        """One cached decoding step: feed (rows, n) new tokens at position ``start``;
+        log-probabilities (rows, vocab) of the token after the last. With
+        ``copy_from`` (the source ids of each row) the pointer-generator mixture."""
+        states, weights = self.decoder(new_tokens, memory, padding_mask, cache, start,
+                                       need_last_cross_weights=copy_from is not None)
+        if copy_from is None:
+            return F.log_softmax(self.output_logits(states[:, -1]).float(), dim=-1)
+        last = states[:, -1:]
+        return self.copy_generator(self.output_logits(last), last, weights["cross"][-1][:, :, -1:], memory, copy_from)[:, 0]
 
     def sentiment_logits(self, src_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(batch, labels) logits and the pooling weights over the input tokens."""

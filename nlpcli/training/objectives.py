@@ -113,6 +113,8 @@ def prediction_count(task: str, tgt: torch.Tensor, pad_id: int) -> int:
 
 def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> torch.Tensor:
     """Loss summed over the batch's predictions (prediction_count of them)."""
+    if task == "summarize" and model.config.copy_attention:
+        return copy_loss(model, src, tgt, pad_id, label_smoothing)
     if task in ("translate", "summarize"):
         logits = model(src, tgt[:, :-1])
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
@@ -127,6 +129,20 @@ def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: in
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
     start_logits, end_logits = model.span_logits(src)
     return (F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")) / 2
+
+
+def copy_loss(model, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> torch.Tensor:
+    """Negative log-likelihood of the pointer-generator mixture. Label smoothing
+    (what cross_entropy does: (1 - e) NLL + e mean of -log p) smooths the
+    vocabulary distribution only: smoothing the mixture would ask mass of every
+    token the source does not hold, which only the vocabulary side can give, and so
+    would push the gate away from copying."""
+    log_probs, vocab_logits = model.copy_log_probs(src, tgt[:, :-1])
+    gold = tgt[:, 1:]
+    nll = -log_probs.gather(-1, gold[..., None]).squeeze(-1)
+    smoothing = -F.log_softmax(vocab_logits.float(), dim=-1).mean(dim=-1)
+    loss = (1 - label_smoothing) * nll + label_smoothing * smoothing
+    return loss[gold.ne(pad_id)].sum()
 
 
 def entity_crf_loss(logits: torch.Tensor, tgt: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
