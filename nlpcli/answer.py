@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nlpcli.features import question_match_flags
 from nlpcli.tasks import TASK_TOKENS
 
 MAX_QUESTION_TOKENS = 48
@@ -21,6 +22,7 @@ class Window:
     ids: list[int]
     context_start: int  # position in ids of the window's first context piece
     spans: list[tuple[int, int]]  # character span in the context of each context piece in the window
+    question_match: list[int]  # per position of ids: 1 at context pieces whose word occurs in the question
 
 
 @dataclass
@@ -35,11 +37,13 @@ def encode_windows(tokenizer, question: str, context: str, window_tokens: int, s
     question_ids = tokenizer.encode(question)[:MAX_QUESTION_TOKENS]
     prefix = [tokenizer.token_id(TASK_TOKENS["answer"])] + question_ids + [tokenizer.eos_id]
     context_ids, spans = tokenizer.encode_with_offsets(context)
+    matches = question_match_flags(question, context, spans)
     room = window_tokens - len(prefix) - 1
     windows, first = [], 0
     while True:
         last = min(len(context_ids), first + room)
-        windows.append(Window(prefix + context_ids[first:last] + [tokenizer.eos_id], len(prefix), spans[first:last]))
+        windows.append(Window(prefix + context_ids[first:last] + [tokenizer.eos_id], len(prefix), spans[first:last],
+                              [0] * len(prefix) + matches[first:last] + [0]))
         if last >= len(context_ids):
             return windows
         first += stride
@@ -91,10 +95,12 @@ class QuestionAnswerer:
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
             src = pad([w.ids for _, w in batch], self.tokenizer.pad_id).to(self.device)
+            question_match = pad([w.question_match for _, w in batch], 0).to(self.device)
             with torch.inference_mode():
-                start_logits, end_logits = self.model.span_logits(src)
+                start_logits, end_logits = self.model.span_pair_logits(src, question_match, MAX_ANSWER_TOKENS)
             for row, (index, window) in enumerate(batch):
-                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window)
+                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window,
+                                  self.model.config.answer_end_given_start)
                 if found is None:
                     continue
                 logit, first, last, probability = found
@@ -119,29 +125,38 @@ def answer_attention(answerer: QuestionAnswerer, question: str, context: str, an
     return None
 
 
-def best_span(start_logits, end_logits, window: Window):
+def best_span(start_logits, end_logits, window: Window, end_given_start: bool = False):
     """(summed logit, first piece, last piece, probability) of the best span of at
-    most MAX_ANSWER_TOKENS context pieces, scored within the window."""
+    most MAX_ANSWER_TOKENS context pieces, scored within the window.
+
+    start_logits (positions,); end_logits (positions, max span): [s, w] scores
+    the end s + w given the start s (Seq2SeqTransformer.span_pair_logits). The
+    probability is the start's softmax over the window times the end's: over the
+    window, or for an end_given_start model over the ends allowed after the start."""
     import torch
 
     n = len(window.spans)
     if n == 0:
         return None
-    offset = window.context_start
-    start_scores = start_logits[offset : offset + n]
-    end_scores = end_logits[offset : offset + n]
-    pair = start_scores[:, None] + end_scores[None, :]
-    valid = torch.ones(n, n, dtype=torch.bool).triu().tril(MAX_ANSWER_TOKENS - 1)
+    offset, width = window.context_start, end_logits.size(1)
+    # context pieces only: the question and position 0 (the no-answer target) never answer
+    starts = torch.arange(n)[:, None]
+    ends = starts + torch.arange(width)
     # pieces with an empty character span (a lone boundary mark, a byte piece's first bytes) cannot start or end a span
-    empty = torch.tensor([s == e for s, e in window.spans])
-    valid &= ~empty[:, None] & ~empty[None, :]
+    empty = torch.tensor([s == e for s, e in window.spans] + [True] * width)
+    valid = (ends < n) & ~empty[starts] & ~empty[ends]
+    pair = start_logits[offset : offset + n, None] + end_logits[offset : offset + n]
     pair = pair.masked_fill(~valid, float("-inf"))
     flat = int(pair.argmax())
-    first, last = divmod(flat, n)
-    if not torch.isfinite(pair[first, last]):
+    first, length = divmod(flat, width)
+    if not torch.isfinite(pair[first, length]):
         return None
-    probability = float(start_logits.softmax(-1)[offset + first] * end_logits.softmax(-1)[offset + last])
-    return float(pair[first, last]), first, last, probability
+    start_probability = start_logits.softmax(-1)[offset + first]
+    if end_given_start:
+        end_probability = end_logits[offset + first].softmax(-1)[length]
+    else:  # the end scores do not depend on the start: [j, 0] is token j's end score
+        end_probability = end_logits[:, 0].softmax(-1)[offset + first + length]
+    return float(pair[first, length]), first, first + length, float(start_probability * end_probability)
 
 
 @dataclass

@@ -46,6 +46,17 @@ def encode_words(tokenizer, words: list[str], max_tokens: int) -> tuple[list[int
     return ids + [tokenizer.eos_id], firsts
 
 
+def word_shape_ids(words: list[str], firsts: list[int], length: int) -> list[int]:
+    """Per encoder position: the shape id of the word that starts there, 0 elsewhere."""
+    from nlpcli.features import word_shape_id
+
+    shapes = [0] * length
+    for word, position in zip(words, firsts):
+        if position >= 0:
+            shapes[position] = word_shape_id(word)
+    return shapes
+
+
 def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, first word, last word + 1) of each entity in a valid BIO sequence."""
     spans, current = [], None
@@ -79,8 +90,9 @@ class EntityTagger:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             src = pad([encoded[i][0] for i in batch], self.tokenizer.pad_id).to(self.device)
+            shapes = pad([word_shape_ids(sentences[i], encoded[i][1], len(encoded[i][0])) for i in batch], 0).to(self.device)
             with torch.inference_mode():
-                log_probs = self.model.entity_logits(src).float().log_softmax(-1).cpu()
+                log_probs = self.model.entity_logits(src, shapes).float().log_softmax(-1).cpu()
             for row, index in enumerate(batch):
                 firsts = encoded[index][1]
                 kept = [position for position in firsts if position >= 0]

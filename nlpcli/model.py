@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlpcli.attention import KeyValueCache, MultiHeadAttention
+from nlpcli.features import WORD_SHAPES
 
 
 @dataclass
@@ -41,6 +42,10 @@ class ModelConfig:
     # predates them loads without them and computes what it always did; each one
     # starts as a (near) no-op, so it can be switched on in a model already trained.
     copy_attention: bool = False  # summarize: pointer-generator copying from the source (CopyGenerator)
+    question_match: bool = False  # answer: embedding of "this context word occurs in the question" (nlpcli/features.py)
+    answer_end_given_start: bool = False  # answer: the end score also reads the start token (SpanEndGivenStart)
+    answer_no_answer_windows: bool = False  # answer training: windows without the answer point at position 0
+    word_shapes: bool = False  # tag-entities: embedding of each word's shape at its first piece (nlpcli/features.py)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
@@ -170,11 +175,15 @@ class Encoder(nn.Module):
         self.layer_norm = nn.LayerNorm(config.d_model)
         self.dropout = config.dropout
 
-    def forward(self, src_ids: torch.Tensor, need_weights: bool = False):
+    def forward(self, src_ids: torch.Tensor, need_weights: bool = False, input_features: torch.Tensor | None = None):
         """Returns encoder states (batch, src_len, d_model), the padding mask and,
-        with ``need_weights``, each layer's self-attention weights."""
+        with ``need_weights``, each layer's self-attention weights.
+        ``input_features`` (batch, src_len, d_model) is added to the input embeddings
+        (a task's word features: question match, word shape)."""
         padding_mask = src_ids.eq(self.embed_tokens.padding_idx)
         x = self.embed_tokens(src_ids) * self.embed_scale + self.embed_positions(src_ids.size(1))
+        if input_features is not None:
+            x = x + input_features
         x = F.dropout(x, self.dropout, self.training)
         all_weights = []
         for layer in self.layers:
@@ -267,6 +276,47 @@ class CopyGenerator(nn.Module):
         return mixed.clamp_min(torch.finfo(mixed.dtype).tiny).log()
 
 
+class FeatureEmbedding(nn.Embedding):
+    """A learned vector per value of a word feature, added to the encoder input.
+    All zero at the start, so switching a feature on changes nothing until it is
+    trained; value 0 ("no feature here") adds nothing, ever."""
+
+    def __init__(self, n_values: int, d_model: int) -> None:
+        super().__init__(n_values, d_model, padding_idx=0)
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.weight)
+
+
+class SpanEndGivenStart(nn.Module):
+    """An end score that reads the start token's state too (XLNet's end layer),
+    v . LayerNorm(tanh(W [h_end; h_start] + b)), added to the span head's own end
+    score: an answer's end depends on where it starts. ``score`` starts at zero,
+    so a trained span pointer keeps its answers when this is switched on."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(2 * d_model, d_model)
+        self.layer_norm = nn.LayerNorm(d_model)
+        self.score = nn.Linear(d_model, 1)
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.score.weight)
+        nn.init.zeros_(self.score.bias)
+
+    # W [h_end; h_start] = W_end h_end + W_start h_start: each half is projected once
+    # per token, not once per (start, end) pair
+    def end_part(self, states: torch.Tensor) -> torch.Tensor:
+        return F.linear(states, self.dense.weight[:, : states.size(-1)])
+
+    def start_part(self, states: torch.Tensor) -> torch.Tensor:
+        return F.linear(states, self.dense.weight[:, states.size(-1) :], self.dense.bias)
+
+    def forward(self, end_part: torch.Tensor, start_part: torch.Tensor) -> torch.Tensor:
+        """Projected end and start states, broadcastable to each other -> scores."""
+        return self.score(self.layer_norm(torch.tanh(end_part + start_part))).squeeze(-1)
+
+
 class Seq2SeqTransformer(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -281,8 +331,14 @@ class Seq2SeqTransformer(nn.Module):
             self.entity_head = nn.Linear(config.d_model, config.entity_tags)
             if config.entity_crf:  # score of tag b following tag a; zeros = no preference
                 self.entity_transitions = nn.Parameter(torch.zeros(config.entity_tags, config.entity_tags))
+            if config.word_shapes:  # value 0: not a word's first piece
+                self.word_shape_embedding = FeatureEmbedding(len(WORD_SHAPES) + 1, config.d_model)
         if config.answer_spans:
             self.span_head = nn.Linear(config.d_model, 2)  # start and end score of each token
+            if config.question_match:  # value 1: a context word that occurs in the question
+                self.question_match_embedding = FeatureEmbedding(2, config.d_model)
+            if config.answer_end_given_start:
+                self.span_end_given_start = SpanEndGivenStart(config.d_model)
         if config.copy_attention:
             self.copy_generator = CopyGenerator(config.d_model)
         self.reset_parameters()
@@ -301,7 +357,8 @@ class Seq2SeqTransformer(nn.Module):
             feature.reset_parameters()
 
     def feature_modules(self) -> list[nn.Module]:
-        return [getattr(self, name) for name in ("copy_generator",) if hasattr(self, name)]
+        names = ("copy_generator", "span_end_given_start", "question_match_embedding", "word_shape_embedding")
+        return [getattr(self, name) for name in names if hasattr(self, name)]
 
     def output_logits(self, decoder_states: torch.Tensor) -> torch.Tensor:
         """The output projection is the transposed (tied) embedding matrix."""
@@ -338,16 +395,53 @@ class Seq2SeqTransformer(nn.Module):
         pooled, weights = self.sentiment_pooling(memory, padding_mask)
         return self.sentiment_head(pooled), weights
 
-    def entity_logits(self, src_ids: torch.Tensor) -> torch.Tensor:
-        """(batch, src_len, tags): a BIO tag score for every input token."""
-        memory, _, _ = self.encoder(src_ids)
+    def entity_logits(self, src_ids: torch.Tensor, word_shapes: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, src_len, tags): a BIO tag score for every input token.
+        ``word_shapes`` (batch, src_len): each word's shape id at its first piece,
+        0 elsewhere (nlpcli/features.py); read by word_shapes models only."""
+        features = self.word_shape_embedding(word_shapes) if self.config.word_shapes and word_shapes is not None else None
+        memory, _, _ = self.encoder(src_ids, input_features=features)
         return self.entity_head(memory)
 
-    def span_logits(self, src_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Start and end scores (batch, src_len) of every input token as the answer's boundary."""
-        memory, padding_mask, _ = self.encoder(src_ids)
+    def span_states(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None):
+        """Encoder states and padding mask of answer windows; ``question_match``
+        (batch, src_len) is 1 at context tokens whose word occurs in the question,
+        read by question_match models only."""
+        use = self.config.question_match and question_match is not None
+        memory, padding_mask, _ = self.encoder(src_ids, input_features=self.question_match_embedding(question_match) if use else None)
+        return memory, padding_mask
+
+    def span_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
+                    starts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end scores (batch, src_len) of every input token as the answer's
+        boundary; an answer_end_given_start model scores the ends given ``starts``
+        (batch,), the gold starts in training."""
+        memory, padding_mask = self.span_states(src_ids, question_match)
         start, end = self.span_head(memory).float().unbind(-1)
+        if self.config.answer_end_given_start:
+            head = self.span_end_given_start
+            start_states = memory[torch.arange(src_ids.size(0), device=src_ids.device), starts][:, None]
+            end = end + head(head.end_part(memory), head.start_part(start_states)).float()
         return start.masked_fill(padding_mask, float("-inf")), end.masked_fill(padding_mask, float("-inf"))
+
+    def span_pair_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
+                         max_tokens: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start scores (batch, src_len) and the end scores of the spans each token
+        starts, (batch, src_len, max_tokens): [b, s, w] scores the end s + w given
+        the start s (-inf past the input), for a search over (start, end) pairs."""
+        memory, padding_mask = self.span_states(src_ids, question_match)
+        start, end = self.span_head(memory).float().masked_fill(padding_mask[..., None], float("-inf")).unbind(-1)
+        length = src_ids.size(1)
+        ends = torch.arange(length, device=src_ids.device)[:, None] + torch.arange(max_tokens, device=src_ids.device)
+        inside = ends < length
+        ends = ends.clamp(max=length - 1)
+        band = end[:, ends]
+        if self.config.answer_end_given_start:
+            head = self.span_end_given_start
+            end_part, start_part = head.end_part(memory), head.start_part(memory)
+            # one span length at a time: (batch, src_len, d_model) at once, not max_tokens times that
+            band = band + torch.stack([head(end_part[:, ends[:, w]], start_part) for w in range(max_tokens)], dim=-1).float()
+        return start, band.masked_fill(~inside, float("-inf"))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
