@@ -30,7 +30,7 @@ class Answer:
     text: str
     start: int  # character offsets into the context
     end: int
-    score: float  # probability of the span within its window (start prob x end prob)
+    score: float  # probability of the span within its window (start prob x end prob, at the answer_temperature)
 
 
 def encode_windows(tokenizer, question: str, context: str, window_tokens: int, stride: int) -> list[Window]:
@@ -100,7 +100,7 @@ class QuestionAnswerer:
                 start_logits, end_logits = self.model.span_pair_logits(src, question_match, MAX_ANSWER_TOKENS)
             for row, (index, window) in enumerate(batch):
                 found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window,
-                                  self.model.config.answer_end_given_start)
+                                  self.model.config.answer_end_given_start, self.model.config.answer_temperature)
                 if found is None:
                     continue
                 logit, first, last, probability = found
@@ -125,14 +125,15 @@ def answer_attention(answerer: QuestionAnswerer, question: str, context: str, an
     return None
 
 
-def best_span(start_logits, end_logits, window: Window, end_given_start: bool = False):
+def best_span(start_logits, end_logits, window: Window, end_given_start: bool = False, temperature: float = 1.0):
     """(summed logit, first piece, last piece, probability) of the best span of at
     most MAX_ANSWER_TOKENS context pieces, scored within the window.
 
     start_logits (positions,); end_logits (positions, max span): [s, w] scores
     the end s + w given the start s (Seq2SeqTransformer.span_pair_logits). The
     probability is the start's softmax over the window times the end's: over the
-    window, or for an end_given_start model over the ends allowed after the start."""
+    window, or for an end_given_start model over the ends allowed after the start,
+    each of logits / ``temperature`` (the span chosen does not depend on it)."""
     import torch
 
     n = len(window.spans)
@@ -151,11 +152,11 @@ def best_span(start_logits, end_logits, window: Window, end_given_start: bool = 
     first, length = divmod(flat, width)
     if not torch.isfinite(pair[first, length]):
         return None
-    start_probability = start_logits.softmax(-1)[offset + first]
+    start_probability = (start_logits / temperature).softmax(-1)[offset + first]
     if end_given_start:
-        end_probability = end_logits[offset + first].softmax(-1)[length]
+        end_probability = (end_logits[offset + first] / temperature).softmax(-1)[length]
     else:  # the end scores do not depend on the start: [j, 0] is token j's end score
-        end_probability = end_logits[:, 0].softmax(-1)[offset + first + length]
+        end_probability = (end_logits[:, 0] / temperature).softmax(-1)[offset + first + length]
     return float(pair[first, length]), first, first + length, float(start_probability * end_probability)
 
 

@@ -24,7 +24,7 @@ class Entity:
     type: str
     start: int  # character offsets into the input line
     end: int
-    score: float  # mean probability of the entity's tags
+    score: float  # mean probability of the entity's tags (at the checkpoint's entity_temperature)
 
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
@@ -92,13 +92,15 @@ class EntityTagger:
             src = pad([encoded[i][0] for i in batch], self.tokenizer.pad_id).to(self.device)
             shapes = pad([word_shape_ids(sentences[i], encoded[i][1], len(encoded[i][0])) for i in batch], 0).to(self.device)
             with torch.inference_mode():
-                log_probs = self.model.entity_logits(src, shapes).float().log_softmax(-1).cpu()
+                logits = self.model.entity_logits(src, shapes).float().cpu()
+            log_probs = logits.log_softmax(-1)  # the tag path is decided uncalibrated ...
+            reported = (logits / self.model.config.entity_temperature).log_softmax(-1).exp()  # ... its probabilities calibrated
             for row, index in enumerate(batch):
                 firsts = encoded[index][1]
                 kept = [position for position in firsts if position >= 0]
                 word_log_probs = log_probs[row, kept]
                 path = viterbi(word_log_probs, transitions) if kept else []
-                tagged = [(ENTITY_TAGS[t], float(word_log_probs[w, t].exp())) for w, t in enumerate(path)]
+                tagged = [(ENTITY_TAGS[t], float(reported[row, kept[w], t])) for w, t in enumerate(path)]
                 cut[index] = len(kept) < len(firsts)
                 results[index] = tagged + [("O", 1.0)] * (len(firsts) - len(kept))
         return results, cut

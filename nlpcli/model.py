@@ -46,6 +46,10 @@ class ModelConfig:
     answer_end_given_start: bool = False  # answer: the end score also reads the start token (SpanEndGivenStart)
     answer_no_answer_windows: bool = False  # answer training: windows without the answer point at position 0
     word_shapes: bool = False  # tag-entities: embedding of each word's shape at its first piece (nlpcli/features.py)
+    # reported probabilities are softmax(logits / temperature), fitted on dev (nlpcli/calibration.py)
+    sentiment_temperature: float = 1.0
+    entity_temperature: float = 1.0
+    answer_temperature: float = 1.0
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":

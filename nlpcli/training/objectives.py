@@ -145,18 +145,27 @@ def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: in
         logits = model(src, tgt[:, :-1])
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
                                ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum")
+    scores, gold = encoder_task_scores(model, task, src, tgt)
+    if task == "tag-entities" and model.config.entity_crf:
+        return entity_crf_loss(scores, gold, model.entity_transitions)
+    loss = F.cross_entropy(scores.float().reshape(-1, scores.size(-1)), gold.reshape(-1), ignore_index=IGNORE, reduction="sum")
+    return loss / 2 if task == "answer" else loss  # an answer is one prediction of two boundaries
+
+
+def encoder_task_scores(model, task: str, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and gold classes of a batch of a task read off the encoder:
+    sentiment (batch, labels) and (batch,); entities (batch, src_len, tags) and
+    (batch, src_len), IGNORE off words' first pieces; answers (batch, 2, src_len),
+    the start and the end scores, and (batch, 2), the gold start and end."""
     if task == "classify-sentiment":
         logits, _ = model.sentiment_logits(src)
-        return F.cross_entropy(logits.float(), tgt[:, 0], reduction="sum")
+        return logits, tgt[:, 0]
     if task == "tag-entities":
         tags, shapes = split_entity_target(tgt)
-        logits = model.entity_logits(src, shapes)
-        if model.config.entity_crf:
-            return entity_crf_loss(logits, tags, model.entity_transitions)
-        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tags.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        return model.entity_logits(src, shapes), tags
     question_match = tgt[:, 2:] if model.config.question_match else None
     start_logits, end_logits = model.span_logits(src, question_match, starts=tgt[:, 0])
-    return (F.cross_entropy(start_logits, tgt[:, 0], reduction="sum") + F.cross_entropy(end_logits, tgt[:, 1], reduction="sum")) / 2
+    return torch.stack([start_logits, end_logits], dim=1), tgt[:, :2]
 
 
 def copy_loss(model, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> torch.Tensor:
