@@ -121,7 +121,8 @@ def answer_attention(answerer: QuestionAnswerer, question: str, context: str, an
         found = piece_range(window.spans, answer.start, answer.end)
         if found:
             positions = list(range(window.context_start + found[0], window.context_start + found[1] + 1))
-            return encoder_attention(answerer.model, tok, window.ids, positions, tok.pieces([window.ids[p] for p in positions]))
+            return encoder_attention(answerer.model, tok, window.ids, positions, tok.pieces([window.ids[p] for p in positions]),
+                                     question_match=window.question_match)
     return None
 
 

@@ -300,7 +300,10 @@ class SpanEndGivenStart(nn.Module):
 
     def __init__(self, d_model: int) -> None:
         super().__init__()
-        self.dense = nn.Linear(2 * d_model, d_model)
+        # W [h_end; h_start] as W_end h_end + W_start h_start: each token is projected
+        # once, not once per (start, end) pair
+        self.end_proj = nn.Linear(d_model, d_model, bias=False)
+        self.start_proj = nn.Linear(d_model, d_model)
         self.layer_norm = nn.LayerNorm(d_model)
         self.score = nn.Linear(d_model, 1)
 
@@ -308,16 +311,8 @@ class SpanEndGivenStart(nn.Module):
         nn.init.zeros_(self.score.weight)
         nn.init.zeros_(self.score.bias)
 
-    # W [h_end; h_start] = W_end h_end + W_start h_start: each half is projected once
-    # per token, not once per (start, end) pair
-    def end_part(self, states: torch.Tensor) -> torch.Tensor:
-        return F.linear(states, self.dense.weight[:, : states.size(-1)])
-
-    def start_part(self, states: torch.Tensor) -> torch.Tensor:
-        return F.linear(states, self.dense.weight[:, states.size(-1) :], self.dense.bias)
-
     def forward(self, end_part: torch.Tensor, start_part: torch.Tensor) -> torch.Tensor:
-        """Projected end and start states, broadcastable to each other -> scores."""
+        """end_proj(end states), start_proj(start states), broadcastable to each other -> scores."""
         return self.score(self.layer_norm(torch.tanh(end_part + start_part))).squeeze(-1)
 
 
@@ -351,7 +346,8 @@ class Seq2SeqTransformer(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         # std d^-0.5 so that the sqrt(d)-scaled input embedding has unit variance
         nn.init.normal_(self.shared.weight, std=self.config.d_model**-0.5)
         with torch.no_grad():
@@ -399,20 +395,26 @@ class Seq2SeqTransformer(nn.Module):
         pooled, weights = self.sentiment_pooling(memory, padding_mask)
         return self.sentiment_head(pooled), weights
 
+    def input_features(self, question_match: torch.Tensor | None = None,
+                       word_shapes: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The word-feature embeddings to add to the encoder input, of the features
+        this model has (None: none). question_match (batch, src_len): 1 at context
+        tokens whose word occurs in the question; word_shapes (batch, src_len): each
+        word's shape id at its first piece, 0 elsewhere (nlpcli/features.py)."""
+        if self.config.question_match and question_match is not None:
+            return self.question_match_embedding(question_match)
+        if self.config.word_shapes and word_shapes is not None:
+            return self.word_shape_embedding(word_shapes)
+        return None
+
     def entity_logits(self, src_ids: torch.Tensor, word_shapes: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, src_len, tags): a BIO tag score for every input token.
-        ``word_shapes`` (batch, src_len): each word's shape id at its first piece,
-        0 elsewhere (nlpcli/features.py); read by word_shapes models only."""
-        features = self.word_shape_embedding(word_shapes) if self.config.word_shapes and word_shapes is not None else None
-        memory, _, _ = self.encoder(src_ids, input_features=features)
+        """(batch, src_len, tags): a BIO tag score for every input token."""
+        memory, _, _ = self.encoder(src_ids, input_features=self.input_features(word_shapes=word_shapes))
         return self.entity_head(memory)
 
     def span_states(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None):
-        """Encoder states and padding mask of answer windows; ``question_match``
-        (batch, src_len) is 1 at context tokens whose word occurs in the question,
-        read by question_match models only."""
-        use = self.config.question_match and question_match is not None
-        memory, padding_mask, _ = self.encoder(src_ids, input_features=self.question_match_embedding(question_match) if use else None)
+        """Encoder states and padding mask of answer windows."""
+        memory, padding_mask, _ = self.encoder(src_ids, input_features=self.input_features(question_match=question_match))
         return memory, padding_mask
 
     def span_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
@@ -425,7 +427,7 @@ class Seq2SeqTransformer(nn.Module):
         if self.config.answer_end_given_start:
             head = self.span_end_given_start
             start_states = memory[torch.arange(src_ids.size(0), device=src_ids.device), starts][:, None]
-            end = end + head(head.end_part(memory), head.start_part(start_states)).float()
+            end = end + head(head.end_proj(memory), head.start_proj(start_states)).float()
         return start.masked_fill(padding_mask, float("-inf")), end.masked_fill(padding_mask, float("-inf"))
 
     def span_pair_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
@@ -442,7 +444,7 @@ class Seq2SeqTransformer(nn.Module):
         band = end[:, ends]
         if self.config.answer_end_given_start:
             head = self.span_end_given_start
-            end_part, start_part = head.end_part(memory), head.start_part(memory)
+            end_part, start_part = head.end_proj(memory), head.start_proj(memory)
             # one span length at a time: (batch, src_len, d_model) at once, not max_tokens times that
             band = band + torch.stack([head(end_part[:, ends[:, w]], start_part) for w in range(max_tokens)], dim=-1).float()
         return start, band.masked_fill(~inside, float("-inf"))

@@ -11,7 +11,7 @@ FEATURES = ["model.copy_attention=true", "model.question_match=true", "model.ans
 
 
 def test_a_run_with_every_feature_on_trains_and_serves(tmp_path):
-    from nlpcli.answer import QuestionAnswerer
+    from nlpcli.answer import QuestionAnswerer, answer_attention
     from nlpcli.checkpoint import load_checkpoint
     from nlpcli.decoding import GenerationSettings
     from nlpcli.entities import EntityTagger
@@ -43,3 +43,14 @@ def test_a_run_with_every_feature_on_trains_and_serves(tmp_path):
     assert answer is not None and answer.text in context
     tagged, _ = EntityTagger(loaded.model, loaded.tokenizer).tag_words([["John", "lives", "in", "Paris"]])
     assert len(tagged[0]) == 4
+    # the attention maps see the encoder input the task sees, features included
+    answerer = QuestionAnswerer(loaded.model, loaded.tokenizer)
+    assert answer_attention(answerer, "Where does John live ?", context, answer).rows
+    assert EntityTagger(loaded.model, loaded.tokenizer).attention(["John", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"]).rows
+
+    from nlpcli.runtime import quantize_int8
+
+    int8 = quantize_int8(loaded.model, "cpu")  # --int8: every linear layer of the features quantized too
+    [answer] = QuestionAnswerer(int8, loaded.tokenizer).answer([("Where does John live ?", context)])
+    assert answer is not None and answer.text in context
+    assert Summarizer(int8, loaded.tokenizer).summarize(["a man runs"], GenerationSettings(beam=2, max_len=5))[0][0] is not None
