@@ -14,7 +14,6 @@ from nlpcli.features import question_match_flags
 from nlpcli.tasks import TASK_TOKENS
 
 MAX_QUESTION_TOKENS = 48
-MAX_ANSWER_TOKENS = 30
 
 
 @dataclass
@@ -96,11 +95,12 @@ class QuestionAnswerer:
             batch = jobs[start : start + batch_size]
             src = pad([w.ids for _, w in batch], self.tokenizer.pad_id).to(self.device)
             question_match = pad([w.question_match for _, w in batch], 0).to(self.device)
+            config = self.model.config
             with torch.inference_mode():
-                start_logits, end_logits = self.model.span_pair_logits(src, question_match, MAX_ANSWER_TOKENS)
+                start_logits, end_logits = self.model.span_pair_logits(src, question_match)
             for row, (index, window) in enumerate(batch):
-                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window,
-                                  self.model.config.answer_end_given_start, self.model.config.answer_temperature)
+                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window, config.answer_end_given_start,
+                                  config.answer_temperature, config.answer_length_penalty)
                 if found is None:
                     continue
                 logit, first, last, probability = found
@@ -126,9 +126,12 @@ def answer_attention(answerer: QuestionAnswerer, question: str, context: str, an
     return None
 
 
-def best_span(start_logits, end_logits, window: Window, end_given_start: bool = False, temperature: float = 1.0):
+def best_span(start_logits, end_logits, window: Window, end_given_start: bool = False, temperature: float = 1.0,
+              length_penalty: float = 0.0):
     """(summed logit, first piece, last piece, probability) of the best span of at
-    most MAX_ANSWER_TOKENS context pieces, scored within the window.
+    most end_logits.size(1) context pieces, scored within the window; each piece
+    after the first costs ``length_penalty`` (a length prior: the span pointer
+    alone prefers answers longer than the gold ones).
 
     start_logits (positions,); end_logits (positions, max span): [s, w] scores
     the end s + w given the start s (Seq2SeqTransformer.span_pair_logits). The
@@ -147,7 +150,7 @@ def best_span(start_logits, end_logits, window: Window, end_given_start: bool = 
     # pieces with an empty character span (a lone boundary mark, a byte piece's first bytes) cannot start or end a span
     empty = torch.tensor([s == e for s, e in window.spans] + [True] * width)
     valid = (ends < n) & ~empty[starts] & ~empty[ends]
-    pair = start_logits[offset : offset + n, None] + end_logits[offset : offset + n]
+    pair = start_logits[offset : offset + n, None] + end_logits[offset : offset + n] - length_penalty * torch.arange(width)
     pair = pair.masked_fill(~valid, float("-inf"))
     flat = int(pair.argmax())
     first, length = divmod(flat, width)

@@ -45,6 +45,8 @@ class ModelConfig:
     question_match: bool = False  # answer: embedding of "this context word occurs in the question" (nlpcli/features.py)
     answer_end_given_start: bool = False  # answer: the end score also reads the start token (SpanEndGivenStart)
     answer_no_answer_windows: bool = False  # answer training: windows without the answer point at position 0
+    answer_max_tokens: int = 30  # answer decoding: the longest span, in pieces
+    answer_length_penalty: float = 0.0  # answer decoding: logit cost of each piece after an answer's first
     word_shapes: bool = False  # tag-entities: embedding of each word's shape at its first piece (nlpcli/features.py)
     # reported probabilities are softmax(logits / temperature), fitted on dev (nlpcli/calibration.py)
     sentiment_temperature: float = 1.0
@@ -431,10 +433,12 @@ class Seq2SeqTransformer(nn.Module):
         return start.masked_fill(padding_mask, float("-inf")), end.masked_fill(padding_mask, float("-inf"))
 
     def span_pair_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
-                         max_tokens: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+                         max_tokens: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """Start scores (batch, src_len) and the end scores of the spans each token
-        starts, (batch, src_len, max_tokens): [b, s, w] scores the end s + w given
-        the start s (-inf past the input), for a search over (start, end) pairs."""
+        starts, (batch, src_len, max_tokens or answer_max_tokens): [b, s, w] scores
+        the end s + w given the start s (-inf past the input), for a search over
+        (start, end) pairs."""
+        max_tokens = max_tokens or self.config.answer_max_tokens
         memory, padding_mask = self.span_states(src_ids, question_match)
         start, end = self.span_head(memory).float().masked_fill(padding_mask[..., None], float("-inf")).unbind(-1)
         length = src_ids.size(1)

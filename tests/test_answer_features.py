@@ -4,7 +4,7 @@ answer_no_answer_windows; all off by default)."""
 import pytest
 import torch
 
-from nlpcli.answer import MAX_ANSWER_TOKENS, Window, best_span, encode_windows
+from nlpcli.answer import Window, best_span, encode_windows
 from nlpcli.features import find_words, normalize_word, question_match_flags
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.tokenizer import Tokenizer
@@ -149,7 +149,15 @@ def test_the_answer_loss_trains_the_new_features(tokenizer):
     assert model.span_end_given_start.score.weight.grad.abs().sum() > 0
 
 
-def test_max_answer_tokens_bounds_the_band():
-    model = answer_model(answer_end_given_start=True)
-    _, band = model.span_pair_logits(torch.randint(4, 60, (1, 40)), None, MAX_ANSWER_TOKENS)
-    assert band.shape == (1, 40, MAX_ANSWER_TOKENS)
+def test_answer_max_tokens_bounds_the_band_and_a_length_penalty_prefers_shorter_spans():
+    for features in ({}, {"answer_end_given_start": True}):
+        model = answer_model(answer_max_tokens=12, **features)
+        _, band = model.span_pair_logits(torch.randint(4, 60, (1, 40)))
+        assert band.shape == (1, 40, 12)
+    window = Window(ids=[0] * 8, context_start=2, spans=[(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)], question_match=[0] * 8)
+    start, band = torch.zeros(8), torch.zeros(8, 5)
+    band[2, 3] = 1.0  # pieces 0..3: 1.0
+    band[2, 0] = 0.5  # piece 0 alone: 0.5
+    assert best_span(start, band, window)[1:3] == (0, 3)
+    logit, first, last, _ = best_span(start, band, window, length_penalty=0.25)
+    assert (first, last, logit) == (0, 0, 0.5)  # 1.0 - 3 x 0.25 < 0.5
