@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nlpcli.features import question_match_flags
 from nlpcli.tasks import TASK_TOKENS
 
 MAX_QUESTION_TOKENS = 48
-MAX_ANSWER_TOKENS = 30
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Window:
     ids: list[int]
     context_start: int  # position in ids of the window's first context piece
     spans: list[tuple[int, int]]  # character span in the context of each context piece in the window
+    question_match: list[int]  # per position of ids: 1 at context pieces whose word occurs in the question
 
 
 @dataclass
@@ -28,18 +29,20 @@ class Answer:
     text: str
     start: int  # character offsets into the context
     end: int
-    score: float  # probability of the span within its window (start prob x end prob)
+    score: float  # probability of the span within its window (start prob x end prob, at the answer_temperature)
 
 
 def encode_windows(tokenizer, question: str, context: str, window_tokens: int, stride: int) -> list[Window]:
     question_ids = tokenizer.encode(question)[:MAX_QUESTION_TOKENS]
     prefix = [tokenizer.token_id(TASK_TOKENS["answer"])] + question_ids + [tokenizer.eos_id]
     context_ids, spans = tokenizer.encode_with_offsets(context)
+    matches = question_match_flags(question, context, spans)
     room = window_tokens - len(prefix) - 1
     windows, first = [], 0
     while True:
         last = min(len(context_ids), first + room)
-        windows.append(Window(prefix + context_ids[first:last] + [tokenizer.eos_id], len(prefix), spans[first:last]))
+        windows.append(Window(prefix + context_ids[first:last] + [tokenizer.eos_id], len(prefix), spans[first:last],
+                              [0] * len(prefix) + matches[first:last] + [0]))
         if last >= len(context_ids):
             return windows
         first += stride
@@ -91,10 +94,13 @@ class QuestionAnswerer:
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
             src = pad([w.ids for _, w in batch], self.tokenizer.pad_id).to(self.device)
+            question_match = pad([w.question_match for _, w in batch], 0).to(self.device)
+            config = self.model.config
             with torch.inference_mode():
-                start_logits, end_logits = self.model.span_logits(src)
+                start_logits, end_logits = self.model.span_pair_logits(src, question_match)
             for row, (index, window) in enumerate(batch):
-                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window)
+                found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window, config.answer_end_given_start,
+                                  config.answer_temperature, config.answer_length_penalty)
                 if found is None:
                     continue
                 logit, first, last, probability = found
@@ -115,33 +121,47 @@ def answer_attention(answerer: QuestionAnswerer, question: str, context: str, an
         found = piece_range(window.spans, answer.start, answer.end)
         if found:
             positions = list(range(window.context_start + found[0], window.context_start + found[1] + 1))
-            return encoder_attention(answerer.model, tok, window.ids, positions, tok.pieces([window.ids[p] for p in positions]))
+            return encoder_attention(answerer.model, tok, window.ids, positions, tok.pieces([window.ids[p] for p in positions]),
+                                     question_match=window.question_match)
     return None
 
 
-def best_span(start_logits, end_logits, window: Window):
+def best_span(start_logits, end_logits, window: Window, end_given_start: bool = False, temperature: float = 1.0,
+              length_penalty: float = 0.0):
     """(summed logit, first piece, last piece, probability) of the best span of at
-    most MAX_ANSWER_TOKENS context pieces, scored within the window."""
+    most end_logits.size(1) context pieces, scored within the window; each piece
+    after the first costs ``length_penalty`` (a length prior: the span pointer
+    alone prefers answers longer than the gold ones).
+
+    start_logits (positions,); end_logits (positions, max span): [s, w] scores
+    the end s + w given the start s (Seq2SeqTransformer.span_pair_logits). The
+    probability is the start's softmax over the window times the end's: over the
+    window, or for an end_given_start model over the ends allowed after the start,
+    each of logits / ``temperature`` (the span chosen does not depend on it)."""
     import torch
 
     n = len(window.spans)
     if n == 0:
         return None
-    offset = window.context_start
-    start_scores = start_logits[offset : offset + n]
-    end_scores = end_logits[offset : offset + n]
-    pair = start_scores[:, None] + end_scores[None, :]
-    valid = torch.ones(n, n, dtype=torch.bool).triu().tril(MAX_ANSWER_TOKENS - 1)
+    offset, width = window.context_start, end_logits.size(1)
+    # context pieces only: the question and position 0 (the no-answer target) never answer
+    starts = torch.arange(n)[:, None]
+    ends = starts + torch.arange(width)
     # pieces with an empty character span (a lone boundary mark, a byte piece's first bytes) cannot start or end a span
-    empty = torch.tensor([s == e for s, e in window.spans])
-    valid &= ~empty[:, None] & ~empty[None, :]
+    empty = torch.tensor([s == e for s, e in window.spans] + [True] * width)
+    valid = (ends < n) & ~empty[starts] & ~empty[ends]
+    pair = start_logits[offset : offset + n, None] + end_logits[offset : offset + n] - length_penalty * torch.arange(width)
     pair = pair.masked_fill(~valid, float("-inf"))
     flat = int(pair.argmax())
-    first, last = divmod(flat, n)
-    if not torch.isfinite(pair[first, last]):
+    first, length = divmod(flat, width)
+    if not torch.isfinite(pair[first, length]):
         return None
-    probability = float(start_logits.softmax(-1)[offset + first] * end_logits.softmax(-1)[offset + last])
-    return float(pair[first, last]), first, last, probability
+    start_probability = (start_logits / temperature).softmax(-1)[offset + first]
+    if end_given_start:
+        end_probability = (end_logits[offset + first] / temperature).softmax(-1)[length]
+    else:  # the end scores do not depend on the start: [j, 0] is token j's end score
+        end_probability = (end_logits[:, 0] / temperature).softmax(-1)[offset + first + length]
+    return float(pair[first, length]), first, first + length, float(start_probability * end_probability)
 
 
 @dataclass

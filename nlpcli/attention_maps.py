@@ -100,10 +100,13 @@ def cross_attention(model, tokenizer, source_ids: list[int], output_ids: list[in
 
 @torch.inference_mode()
 def encoder_attention(model, tokenizer, source_ids: list[int], query_positions: list[int], row_labels: list[str],
-                      kind: str = "encoder self-attention") -> AttentionMap:
-    """Encoder self-attention of the given positions over the whole input."""
-    src = torch.tensor([source_ids], device=model.shared.weight.device)
-    _, _, weights = model.encoder(src, need_weights=True)
+                      kind: str = "encoder self-attention", **word_features: list[int]) -> AttentionMap:
+    """Encoder self-attention of the given positions over the whole input;
+    ``word_features`` (question_match=..., word_shapes=...) as the task feeds them."""
+    device = model.shared.weight.device
+    src = torch.tensor([source_ids], device=device)
+    features = model.input_features(**{name: torch.tensor([values], device=device) for name, values in word_features.items()})
+    _, _, weights = model.encoder(src, need_weights=True, input_features=features)
     stacked = torch.stack([w[0][:, query_positions] for w in weights]).float().cpu()
     return AttentionMap(kind, row_labels, tokenizer.pieces(source_ids), stacked)
 
@@ -140,9 +143,10 @@ def alignments(attention: AttentionMap, layer: int | None = None) -> list[tuple[
 
 def entity_attention(model, tokenizer, words: list[str], tags: list[str]) -> AttentionMap:
     """Encoder self-attention of each entity's first piece over the input."""
-    from nlpcli.entities import encode_words, tags_to_spans
+    from nlpcli.entities import encode_words, tags_to_spans, word_shape_ids
 
     ids, firsts = encode_words(tokenizer, words, model.config.max_positions)
     spans = [(kind, first, last) for kind, first, last in tags_to_spans(tags) if firsts[first] >= 0]
     labels = [f"{kind} {' '.join(words[first:last])}" for kind, first, last in spans]
-    return encoder_attention(model, tokenizer, ids, [firsts[first] for _, first, _ in spans], labels)
+    return encoder_attention(model, tokenizer, ids, [firsts[first] for _, first, _ in spans], labels,
+                             word_shapes=word_shape_ids(words, firsts, len(ids)))

@@ -70,12 +70,15 @@ def export_hf(checkpoint: Path | None, out_dir: Path) -> Path:
         raise InputError(f"output folder {out_dir} is not empty")
     out_dir.mkdir(parents=True, exist_ok=True)
     # M2M100 is the encoder-decoder alone: the task output layers on the encoder
-    # (sentiment, entities, answers) have no place in it and are left out
+    # (sentiment, entities, answers), summarize's copy generator and the word
+    # features have no place in it and are left out
+    core = ("shared", "encoder", "decoder")
     tensors = {f"model.{name}": t.contiguous() for name, t in loaded.model.state_dict().items()
-               if name not in TIED_WEIGHTS and name.split(".")[0] in ("shared", "encoder", "decoder")}
-    if len(tensors) < len(loaded.model.state_dict()) - len(TIED_WEIGHTS):
-        console.warn("the export holds the encoder-decoder only (translate, summarize); "
-                     "the output layers of answer, classify-sentiment and tag-entities have no M2M100 counterpart")
+               if name not in TIED_WEIGHTS and name.split(".")[0] in core}
+    left_out = sorted({name.split(".")[0] for name in loaded.model.state_dict()} - set(core))
+    if left_out:
+        console.warn("the export holds the encoder-decoder only, for translation (summaries without copying); "
+                     f"M2M100 has no counterpart of: {', '.join(left_out)}")
     save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     (out_dir / "config.json").write_text(json.dumps(m2m100_config(loaded.model.config, loaded.tokenizer), indent=2) + "\n")
     shutil.copyfile(loaded.path / TOKENIZER_FILE, out_dir / "sentencepiece.model")

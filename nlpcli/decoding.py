@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 
 @dataclass
@@ -24,9 +23,10 @@ class Hypothesis:
 class DecoderState:
     """Encoder output and caches of the sentences still being decoded."""
 
-    def __init__(self, model, src_ids: torch.Tensor) -> None:
+    def __init__(self, model, src_ids: torch.Tensor, copy_source: bool = False) -> None:
         self.model = model
         self.memory, self.padding_mask, _ = model.encoder(src_ids)
+        self.copy_from = src_ids if copy_source else None  # the pointer-generator copies these ids
         self.cache = model.decoder.new_cache()
         self.position = 0
 
@@ -42,14 +42,17 @@ class DecoderState:
         if encoder_rows is not None:
             self.memory = self.memory.index_select(0, encoder_rows)
             self.padding_mask = self.padding_mask.index_select(0, encoder_rows)
+            if self.copy_from is not None:
+                self.copy_from = self.copy_from.index_select(0, encoder_rows)
         for layer_cache in self.cache:
             layer_cache.reorder(rows, encoder_rows)
 
     def step_logprobs(self, new_tokens: torch.Tensor) -> torch.Tensor:
         """Feed (rows, n) new tokens; log-probabilities of the next token (rows, vocab)."""
-        states, _ = self.model.decoder(new_tokens, self.memory, self.padding_mask, self.cache, start=self.position)
+        log_probs = self.model.next_token_log_probs(new_tokens, self.memory, self.padding_mask, self.cache, self.position,
+                                                    self.copy_from)
         self.position += new_tokens.size(1)
-        return F.log_softmax(self.model.output_logits(states[:, -1]).float(), dim=-1)
+        return log_probs
 
 
 @dataclass
@@ -79,10 +82,11 @@ def _prefix_tensor(prefix: list[int], rows: int, device) -> torch.Tensor:
 
 @torch.inference_mode()
 def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, max_len: int,
-                  constraints: Constraints | None = None) -> list[Hypothesis]:
-    """The most probable token at each step, until </s> or ``max_len`` tokens."""
+                  constraints: Constraints | None = None, copy_source: bool = False) -> list[Hypothesis]:
+    """The most probable token at each step, until </s> or ``max_len`` tokens.
+    ``copy_source``: mix in the pointer-generator's copies (a copy_attention model)."""
     batch = src_ids.size(0)
-    state = DecoderState(model, src_ids)
+    state = DecoderState(model, src_ids, copy_source)
     results: list[Hypothesis | None] = [None] * batch
     alive = torch.arange(batch, device=src_ids.device)  # original index of each row
     tokens: list[list[int]] = [[] for _ in range(batch)]
@@ -128,13 +132,14 @@ def beam_search(
     n_best: int = 1,
     length_penalty: float = 1.0,
     constraints: Constraints | None = None,
+    copy_source: bool = False,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Scores are normalised by length ** length_penalty;
     a sentence is done when it has ``beam_size`` finished hypotheses (as in
     fairseq). Returns the ``n_best`` best hypotheses of each sentence."""
     device = src_ids.device
     batch, k = src_ids.size(0), beam_size
-    state = DecoderState(model, src_ids.repeat_interleave(k, dim=0))
+    state = DecoderState(model, src_ids.repeat_interleave(k, dim=0), copy_source)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     alive = torch.arange(batch, device=device)  # original sentence of each live group of k beams
     # only the first beam of each sentence is live at the start, so the k beams differ
@@ -203,6 +208,7 @@ class GenerationSettings:
     batch_size: int = 32
     length_penalty: float = 1.0
     constraints: Constraints | None = None
+    copy_source: bool = False  # pointer-generator copying (summaries of a copy_attention model)
 
 
 def generate(model, sources: list[list[int]], settings: GenerationSettings, prefix: list[int], eos_id: int, pad_id: int,
@@ -217,10 +223,11 @@ def generate(model, sources: list[list[int]], settings: GenerationSettings, pref
         src = pad([sources[i] for i in batch], pad_id).to(device)
         max_len = max_new_tokens(model.config.max_positions - len(prefix) + 1, src.size(1), settings.max_len)
         if settings.beam == 1 and settings.n_best == 1:
-            nbest = [[h] for h in greedy_search(model, src, prefix, eos_id, max_len, settings.constraints)]
+            nbest = [[h] for h in greedy_search(model, src, prefix, eos_id, max_len, settings.constraints, settings.copy_source)]
         else:
             nbest = beam_search(model, src, prefix, eos_id, max_len, beam_size=settings.beam, n_best=settings.n_best,
-                                length_penalty=settings.length_penalty, constraints=settings.constraints)
+                                length_penalty=settings.length_penalty, constraints=settings.constraints,
+                                copy_source=settings.copy_source)
         for index, hyps in zip(batch, nbest):
             results[index] = hyps
     return results

@@ -24,7 +24,7 @@ class Entity:
     type: str
     start: int  # character offsets into the input line
     end: int
-    score: float  # mean probability of the entity's tags
+    score: float  # mean probability of the entity's tags (at the checkpoint's entity_temperature)
 
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
@@ -44,6 +44,17 @@ def encode_words(tokenizer, words: list[str], max_tokens: int) -> tuple[list[int
         firsts.append(len(ids))
         ids += pieces
     return ids + [tokenizer.eos_id], firsts
+
+
+def word_shape_ids(words: list[str], firsts: list[int], length: int) -> list[int]:
+    """Per encoder position: the shape id of the word that starts there, 0 elsewhere."""
+    from nlpcli.features import word_shape_id
+
+    shapes = [0] * length
+    for word, position in zip(words, firsts):
+        if position >= 0:
+            shapes[position] = word_shape_id(word)
+    return shapes
 
 
 def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -79,14 +90,17 @@ class EntityTagger:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             src = pad([encoded[i][0] for i in batch], self.tokenizer.pad_id).to(self.device)
+            shapes = pad([word_shape_ids(sentences[i], encoded[i][1], len(encoded[i][0])) for i in batch], 0).to(self.device)
             with torch.inference_mode():
-                log_probs = self.model.entity_logits(src).float().log_softmax(-1).cpu()
+                logits = self.model.entity_logits(src, shapes).float().cpu()
+            log_probs = logits.log_softmax(-1)  # the tag path is decided uncalibrated ...
+            reported = (logits / self.model.config.entity_temperature).log_softmax(-1).exp()  # ... its probabilities calibrated
             for row, index in enumerate(batch):
                 firsts = encoded[index][1]
                 kept = [position for position in firsts if position >= 0]
                 word_log_probs = log_probs[row, kept]
                 path = viterbi(word_log_probs, transitions) if kept else []
-                tagged = [(ENTITY_TAGS[t], float(word_log_probs[w, t].exp())) for w, t in enumerate(path)]
+                tagged = [(ENTITY_TAGS[t], float(reported[row, kept[w], t])) for w, t in enumerate(path)]
                 cut[index] = len(kept) < len(firsts)
                 results[index] = tagged + [("O", 1.0)] * (len(firsts) - len(kept))
         return results, cut

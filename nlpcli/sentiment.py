@@ -14,7 +14,7 @@ from nlpcli.tasks import SENTIMENT_LABELS, TASK_TOKENS
 @dataclass
 class Sentiment:
     label: str
-    score: float  # softmax probability of the label (not calibrated)
+    score: float  # softmax probability of the label, at the checkpoint's sentiment_temperature (1.0: not calibrated)
 
 
 class SentimentClassifier:
@@ -41,7 +41,7 @@ class SentimentClassifier:
             src = pad([encoded[i] for i in batch], self.tokenizer.pad_id).to(self.device)
             with torch.inference_mode():
                 logits, _ = self.model.sentiment_logits(src)
-            probabilities = logits.float().softmax(-1).cpu()
+            probabilities = (logits.float() / self.model.config.sentiment_temperature).softmax(-1).cpu()
             for row, index in enumerate(batch):
                 best = int(probabilities[row].argmax())
                 results[index] = Sentiment(SENTIMENT_LABELS[best], round(float(probabilities[row, best]), 4))

@@ -27,8 +27,11 @@ class Summarizer:
 
     def summarize(self, documents: list[str], settings: GenerationSettings) -> tuple[list[Summary | None], list[bool]]:
         """Per document its summary (None for a blank one) and whether it was cut to the window."""
+        from dataclasses import replace
+
         from nlpcli.decoding import generate
 
+        settings = replace(settings, copy_source=self.model.config.copy_attention)
         results: list[Summary | None] = [None] * len(documents)
         truncated = [False] * len(documents)
         encoded = {}

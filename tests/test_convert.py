@@ -239,3 +239,95 @@ def test_ctranslate2_runs_the_exported_weights_to_the_same_translations(toy_chec
         theirs = engine.translate_batch([tok.pieces(ids) for ids in encoded], beam_size=beam, length_penalty=1.0)
         for nbest, result in zip(ours, theirs):
             assert tok.pieces(nbest[0].tokens) == result.hypotheses[0] + ["</s>"]
+
+
+@pytest.fixture(scope="module")
+def deep_encoder_checkpoint(toy_checkpoint, tmp_path_factory):
+    """4 encoder layers + 1 decoder layer that translate the toy language: the toy
+    model's 2 encoder layers, then the same 2 again with their outputs damped, and its
+    first decoder layer; with every task head and opt-in feature (none of which the
+    export can hold) switched on and non-zero."""
+    from nlpcli.checkpoint import CheckpointInfo, save_checkpoint
+    from nlpcli.model import ModelConfig, Seq2SeqTransformer
+    from nlpcli.tasks import ENTITY_TAGS
+
+    toy = load_checkpoint(toy_checkpoint)
+    torch.manual_seed(4)
+    config = ModelConfig(**{**toy.model.config.to_dict(), "encoder_layers": 4, "decoder_layers": 1, "sentiment_labels": 2,
+                            "entity_tags": len(ENTITY_TAGS), "entity_crf": True, "answer_spans": True, "copy_attention": True,
+                            "question_match": True, "answer_end_given_start": True, "word_shapes": True})
+    model = Seq2SeqTransformer(config).eval()
+    own = model.state_dict()
+    with torch.no_grad():
+        for name, tensor in toy.model.state_dict().items():
+            if name in own:
+                own[name].copy_(tensor)
+            if name.startswith("encoder.layers."):
+                parts = name.split(".")
+                parts[2] = str(int(parts[2]) + 2)
+                own[".".join(parts)].copy_(tensor * (0.2 if parts[-2] in ("out_proj", "fc2") else 1.0))
+        for feature in model.feature_modules():
+            for parameter in feature.parameters():
+                parameter.normal_(std=0.1)
+    folder = tmp_path_factory.mktemp("deep-encoder") / "checkpoint"
+    save_checkpoint(folder, model, toy.tokenizer, CheckpointInfo(tasks=toy.info.tasks, dtype="float32"))
+    return folder
+
+
+def test_unequal_encoder_and_decoder_depths_export_with_parity(deep_encoder_checkpoint, tmp_path):
+    from nlpcli.batching import pad
+    from nlpcli.decoding import beam_search
+
+    out = export_hf(deep_encoder_checkpoint, tmp_path / "model")
+    hf, loading = transformers.M2M100ForConditionalGeneration.from_pretrained(out, output_loading_info=True)
+    hf.eval()
+    assert not loading["missing_keys"] and not loading["unexpected_keys"] and not loading["mismatched_keys"]
+    assert (hf.config.encoder_layers, hf.config.decoder_layers) == (4, 1)
+    loaded = load_checkpoint(deep_encoder_checkpoint)
+    tok = loaded.tokenizer
+    sources = ["a man runs", "the big dog sees a ball in the park", "a red ball", "the woman eats bread and the cat sleeps"]
+    src = pad([[tok.token_id("<2de>")] + tok.encode(s) + [tok.eos_id] for s in sources], tok.pad_id)
+    mask = src.ne(tok.pad_id).long()
+    tgt = torch.tensor([[tok.bos_id] + tok.encode("ein mann rennt")] * len(sources))
+    with torch.no_grad():
+        assert (loaded.model(src, tgt) - hf(input_ids=src, attention_mask=mask, decoder_input_ids=tgt).logits).abs().max() <= 1e-4
+    ours = greedy_search(loaded.model, src, [tok.bos_id], tok.eos_id, max_len=12)
+    theirs = hf.generate(input_ids=src, attention_mask=mask, num_beams=1, do_sample=False, max_new_tokens=12)
+    for row, hyp in enumerate(ours):
+        assert hyp.tokens == [t for t in theirs[row, 1:].tolist() if t != tok.pad_id]
+    ours = beam_search(loaded.model, src, [tok.bos_id], tok.eos_id, max_len=12, beam_size=4)
+    theirs = hf.generate(input_ids=src, attention_mask=mask, num_beams=4, do_sample=False, max_new_tokens=12,
+                         length_penalty=1.0, early_stopping=True)
+    for row, hyps in enumerate(ours):
+        assert hyps[0].tokens == [t for t in theirs[row, 1:].tolist() if t != tok.pad_id], sources[row]
+    assert tok.decode(ours[0][0].tokens) == "ein mann rennt"  # a model that translates, so parity means something
+
+
+def test_the_export_names_what_m2m100_leaves_out(deep_encoder_checkpoint, tmp_path):
+    from test_cli import nlpcli
+
+    result = nlpcli("convert", "--to", "hf", str(tmp_path / "hf"), "--checkpoint", str(deep_encoder_checkpoint))
+    assert result.returncode == 0, result.stderr.decode()
+    warning = result.stderr.decode()
+    for left_out in ("copy_generator", "span_head", "entity_head", "sentiment_head", "question_match_embedding",
+                     "word_shape_embedding", "span_end_given_start", "entity_transitions"):
+        assert left_out in warning
+
+
+def test_ctranslate2_runs_unequal_depths_to_the_same_translations(deep_encoder_checkpoint, tmp_path):
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from nlpcli.convert import export_ctranslate2
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.translate import Translator
+
+    export_ctranslate2(deep_encoder_checkpoint, tmp_path / "ct2")
+    loaded = load_checkpoint(deep_encoder_checkpoint)
+    tok = loaded.tokenizer
+    sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
+    encoded = [tok.encode_task_input("<2de>", s, 64)[0] for s in sources]
+    engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
+    for beam in (1, 4):
+        ours = Translator(loaded.model, tok).translate_ids(encoded, GenerationSettings(beam=beam))
+        theirs = engine.translate_batch([tok.pieces(ids) for ids in encoded], beam_size=beam, length_penalty=1.0)
+        for nbest, result in zip(ours, theirs):
+            assert tok.pieces(nbest[0].tokens) == result.hypotheses[0] + ["</s>"]

@@ -91,7 +91,7 @@ class PointAtPieces(torch.nn.Module):
     def __init__(self, target: list[int], max_positions: int = 48):
         super().__init__()
         self.target = target
-        self.config = type("Config", (), {"max_positions": max_positions})()
+        self.config = type("Config", (), {"max_positions": max_positions, "answer_end_given_start": False})()
 
     def span_logits(self, src):
         start, end = torch.zeros(src.shape), torch.zeros(src.shape)
@@ -101,6 +101,11 @@ class PointAtPieces(torch.nn.Module):
                 if ids[i:i + n] == self.target:
                     start[row, i], end[row, i + n - 1] = 10, 10
         return start, end
+
+    def span_pair_logits(self, src, question_match, max_tokens):
+        start, end = self.span_logits(src)
+        ends = (torch.arange(src.size(1))[:, None] + torch.arange(max_tokens)).clamp(max=src.size(1) - 1)
+        return start, end[:, ends]
 
 
 def test_the_answer_in_a_later_window_is_found(tokenizer):

@@ -80,7 +80,7 @@ def task_window(task: str, recipe: Recipe) -> int:
 
 
 def encode_set(spec: DatasetSpec, examples: list, tokenizer: Tokenizer, recipe: Recipe) -> Pool:
-    return ENCODERS[spec.task](spec, examples, tokenizer, task_window(spec.task, recipe))
+    return ENCODERS[spec.task](spec, examples, tokenizer, task_window(spec.task, recipe), recipe.model)
 
 
 def training_texts(spec: DatasetSpec, examples: list):
