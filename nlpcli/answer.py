@@ -208,14 +208,16 @@ def answer_record(question: QuestionRecord, answer: Answer | None, fmt: str) -> 
 
 
 def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, batch_size: int, on_progress=None,
-                     reporter=None) -> int:
-    """Answer QuestionRecords in chunks, in order. ``fmt`` "squad" writes one
-    JSON object {id: answer text} at the end, as the official SQuAD script reads it."""
+                     reporter=None, chunk_size: int | None = None) -> int:
+    """Answer QuestionRecords in chunks (of ``chunk_size`` questions, default 16 x
+    batch size; 1 answers each question as soon as it is read), in order. ``fmt``
+    "squad" writes one JSON object {id: answer text} at the end, as the official
+    SQuAD script reads it."""
     import json
     from itertools import islice
 
     iterator, count, squad = iter(questions), 0, {}
-    while chunk := list(islice(iterator, 16 * batch_size)):
+    while chunk := list(islice(iterator, chunk_size or 16 * batch_size)):
         answers = answerer.answer([(q.question, q.context) for q in chunk], batch_size)
         for number, (question, answer) in enumerate(zip(chunk, answers), start=count + 1):
             if reporter:

@@ -288,7 +288,7 @@ def answer(
     with OutputWriter(output) as writer, console.progress("answering") as update, \
             attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
         answer_questions(answerer, items, writer, format.value, 1 if interactive else batch_size,
-                         None if interactive else update, reporter)
+                         None if interactive else update, reporter, chunk_size=1 if interactive else None)
 
 
 @app.command("classify-sentiment")

@@ -90,7 +90,7 @@ def toy_checkpoint(tmp_path_factory, toy_data) -> Path:
     from nlpcli.training.trainer import Trainer
 
     work = tmp_path_factory.mktemp("toy-run")
-    recipe = load_recipe(write_toy_recipe(work, steps=500))
+    recipe = load_recipe(write_toy_recipe(work, steps=500), ["train.eval_every=250"])  # validated twice: the best is kept
     return Trainer(recipe, toy_data, work / "run").train()
 
 

@@ -47,6 +47,42 @@ def test_cross_attention_ignores_padding_and_is_the_same_alone_or_in_a_batch(toy
     out = toy.tokenizer.encode("ein hund") + [toy.tokenizer.eos_id]
     alone = cross_attention(toy.model, toy.tokenizer, ids, out)
     assert alone.weights.shape[-2:] == (len(out), len(ids))
+    # the same lines, of different lengths, run as one padded batch of 4: each line's map is its map alone,
+    # and the padding after a short line gets no weight
+    from nlpcli.batching import pad
+
+    tok = toy.tokenizer
+    pairs = [("a dog", "ein hund"), ("the big red dog sees a small cat in the park", "der gross rot hund sieht ein klein katze im der park"),
+             ("cat", "katze"), ("a man runs", "ein mann rennt")]
+    sources = [tok.encode_task_input("<2de>", s, 64)[0] for s, _ in pairs]
+    outputs = [tok.encode(t) + [tok.eos_id] for _, t in pairs]
+    with torch.inference_mode():
+        memory, padding_mask, _ = toy.model.encoder(pad(sources, tok.pad_id))
+        _, weights = toy.model.decoder(pad([[tok.bos_id] + o[:-1] for o in outputs], tok.pad_id), memory, padding_mask,
+                                       need_weights=True)
+    batched = torch.stack([w.float() for w in weights["cross"]])  # (layers, batch, heads, rows, columns)
+    assert len({len(s) for s in sources}) == 4 and sources[0] == ids and outputs[0] == out
+    for row, (source, output) in enumerate(zip(sources, outputs)):
+        mine = batched[:, row, :, : len(output)]
+        assert mine[..., len(source):].abs().sum() == 0  # (nothing to check for the longest line)
+        single = cross_attention(toy.model, tok, source, output).weights
+        torch.testing.assert_close(mine[..., : len(source)], single, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(batched[:, 0, :, : len(out), : len(ids)], alone.weights, atol=1e-5, rtol=1e-4)
+
+
+def test_attention_maps_are_the_same_at_batch_sizes_1_and_4(toy_checkpoint, tmp_path):
+    text = "a dog\nthe big red dog sees a small cat in the park\n\ncat\na man runs\n"
+    maps = {}
+    for size in (1, 4):
+        result = nlpcli("translate", "-c", toy_checkpoint, "--batch-size", size, "--attention-out", tmp_path / f"{size}.json",
+                        stdin=text)
+        assert result.returncode == 0, result.stderr
+        maps[size] = json.loads((tmp_path / f"{size}.json").read_text())
+    assert [m["record"] for m in maps[1]] == [1, 2, 4, 5]  # the blank line has no map
+    for one, four in zip(maps[1], maps[4], strict=True):
+        assert {k: v for k, v in one.items() if k != "weights"} == {k: v for k, v in four.items() if k != "weights"}
+        assert one["kind"] == "cross-attention" and one["rows"][-1] == "</s>" and one["columns"][0] == "<2de>"
+        torch.testing.assert_close(torch.tensor(one["weights"]), torch.tensor(four["weights"]), atol=2e-5, rtol=0)
 
 
 def test_word_groups_merge_pieces_and_keep_special_tokens_apart():
@@ -90,6 +126,7 @@ def test_attention_files_parse_back(tmp_path):
     records = json.loads((tmp_path / "all.json").read_text())
     assert [r["record"] for r in records] == [1, 3]
     assert records[0]["layers"] == 2 and records[0]["heads"] == 2 and records[0]["columns"] == ["<2de>", "a", "</s>"]
+    assert records[0]["kind"] == "cross-attention" and records[0]["rows"] == ["ein", "</s>"]
     assert torch.allclose(torch.tensor(records[0]["weights"]), weights, atol=1e-4)
     with AttentionReporter(out=str(tmp_path / "r{i}.html")) as reporter:
         reporter.report(7, "a", attention)
@@ -110,6 +147,12 @@ def test_asking_for_attention_does_not_change_the_output(toy_checkpoint, tmp_pat
     assert shown.stdout == plain.stdout
     assert "cross-attention, layer 1, mean of 4 heads" in shown.stderr.decode()
     assert len(json.loads((tmp_path / "a.json").read_text())) == 2
+    # one map per non-blank line, numbered by input line, over words (--words): output words x source words
+    records = json.loads((tmp_path / "a.json").read_text())
+    assert [r["record"] for r in records] == [1, 3] and {r["kind"] for r in records} == {"cross-attention"}
+    assert [r["rows"] for r in records] == [["ein", "mann", "rennt", "</s>"], ["der", "katze", "schlaeft", "</s>"]]
+    assert [r["columns"] for r in records] == [["<2de>", "a", "man", "runs", "</s>"], ["<2de>", "the", "cat", "sleeps", "</s>"]]
+    assert all(r["layers"] == 2 and r["heads"] == 4 for r in records)
     aligned = nlpcli("translate", "-c", toy_checkpoint, "--alignments", stdin=text)
     assert lines(aligned) == ["ein mann rennt ||| 0-0 1-1 2-2", "", "der katze schlaeft ||| 0-0 1-1 2-2"]
 

@@ -1,10 +1,12 @@
 """The real command line, run as users run it."""
 import json
+import math
 import os
 import subprocess
 import sys
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +50,18 @@ def test_jsonl_and_n_best(toy_checkpoint):
     moses = nlpcli("translate", "-c", toy_checkpoint, "--n-best", "3", stdin="a dog\na cat\n")
     rows = [line.split(" ||| ") for line in lines(moses)]
     assert [r[0] for r in rows] == ["0"] * 3 + ["1"] * 3 and rows[0][1] == "ein hund"
+    # n-best: the best first, distinct hypotheses, log-probabilities in falling order
+    assert first["n_best"][0] == {"translation": first["translation"], "score": first["score"]}
+    assert first["n_best"][1]["translation"] != first["translation"] and first["n_best"][1]["score"] < 0
+    for sentence in (rows[:3], rows[3:]):
+        scores = [float(r[2]) for r in sentence]
+        assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
+        assert len({r[1] for r in sentence}) == 3
+    assert float(rows[0][2]) == pytest.approx(first["score"], abs=1e-4) and rows[3][1] == "ein katze"
+    # jsonl tokens: the translation's pieces and </s>, each with its probability; together they make the score
+    assert first["tokens"][-1] == "</s>" and "".join(first["tokens"][:-1]).replace("▁", " ").strip() == "ein hund"
+    assert len(first["token_probs"]) == len(first["tokens"]) and all(0 < p <= 1 for p in first["token_probs"])
+    assert sum(math.log(p) for p in first["token_probs"]) == pytest.approx(first["score"], abs=1e-3 * len(first["tokens"]))
 
 
 def test_crlf_and_bom_input_give_lf_output(toy_checkpoint, tmp_path):
@@ -242,18 +256,55 @@ def test_evaluate_the_other_tasks_from_files(tmp_path):
     assert sentiment.returncode == 0 and "accuracy = 50.0" in sentiment.stdout.decode()
 
 
-def test_stream_mode_answers_each_line_as_it_is_read(toy_checkpoint):
-    process = subprocess.Popen([sys.executable, "-m", "nlpcli", "translate", "-c", str(toy_checkpoint), "--stream"],
+class LineReader:
+    """The lines a running process writes to ``stream``, each awaited at most ``timeout``
+    seconds, so a process that stops answering fails the test instead of hanging it."""
+
+    def __init__(self, stream, timeout: float = 60) -> None:
+        import queue
+        import threading
+
+        self.lines, self.timeout = queue.Queue(), timeout
+        threading.Thread(target=lambda: [self.lines.put(line) for line in iter(stream.readline, b"")], daemon=True).start()
+
+    def next(self) -> bytes:
+        import queue
+
+        try:
+            return self.lines.get(timeout=self.timeout)
+        except queue.Empty:
+            pytest.fail(f"no output line within {self.timeout} s")
+
+
+def converse(args: list, exchanges: list[tuple[str, bytes | int]]) -> bytes:
+    """Run nlpcli as a co-process (stdin left open) and check that each line sent is answered
+    before the next is sent: ``expected`` is the answer's bytes, or how many lines it has.
+    Returns all the answers."""
+    process = subprocess.Popen([sys.executable, "-m", "nlpcli", *map(str, args)],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    answers = b""
     try:
-        for source, expected in (("a man runs\n", b"ein mann rennt\n"), ("\n", b"\n"), ("a cat\n", b"ein katze\n")):
+        reader = LineReader(process.stdout)
+        for source, expected in exchanges:
             process.stdin.write(source.encode())
             process.stdin.flush()  # stdin stays open, as with a co-process
-            assert process.stdout.readline() == expected
+            answer = b"".join(reader.next() for _ in range(expected if isinstance(expected, int) else 1))
+            assert isinstance(expected, int) or answer == expected, source
+            answers += answer
     finally:
         process.stdin.close()
-        process.wait(timeout=60)
-    assert process.returncode == 0
+        try:
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, process.stderr.read()
+    return answers
+
+
+def test_stream_mode_answers_each_line_as_it_is_read(toy_checkpoint):
+    converse(["translate", "-c", toy_checkpoint, "--stream"],
+             [("a man runs\n", b"ein mann rennt\n"), ("\n", b"\n"), ("a cat\n", b"ein katze\n")])
 
 
 def test_int8_weights_translate_like_fp32(toy_checkpoint):
@@ -262,3 +313,40 @@ def test_int8_weights_translate_like_fp32(toy_checkpoint):
     int8 = nlpcli("translate", "-c", toy_checkpoint, "--int8", stdin=text)
     assert int8.returncode == 0 and int8.stderr == b"", int8.stderr
     assert int8.stdout == fp32.stdout
+    # the model that ran had dynamic int8 linear layers only (and without --int8, float ones only)
+    code, out, calls = run_watching_linear_layers(["translate", "-c", toy_checkpoint, "--int8", *text.split("\n")[:-1]])
+    assert code == 0 and out == fp32.stdout.decode()
+    assert calls["float"] == 0 and calls["dynamic int8"] > 0 and calls["weights"] == {torch.qint8}
+    code, out, calls = run_watching_linear_layers(["translate", "-c", toy_checkpoint, "a man runs"])
+    assert code == 0 and calls["float"] > 0 and calls["dynamic int8"] == 0
+
+
+def run_watching_linear_layers(args: list) -> tuple[int, str, dict]:
+    """Run the command line in this process, counting the forward calls of float
+    (torch.nn.Linear) and dynamic int8 linear layers: (exit code, stdout, counts)."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from nlpcli.cli import main
+
+    dynamic = torch.ao.nn.quantized.dynamic.Linear
+    calls = {"float": 0, "dynamic int8": 0, "weights": set()}
+    float_forward, int8_forward = torch.nn.Linear.forward, dynamic.forward
+
+    def watch_float(self, x):
+        calls["float"] += 1
+        return float_forward(self, x)
+
+    def watch_int8(self, x):
+        calls["dynamic int8"] += 1
+        calls["weights"].add(self.weight().dtype)
+        return int8_forward(self, x)
+
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with mock.patch.object(torch.nn.Linear, "forward", watch_float), mock.patch.object(dynamic, "forward", watch_int8), \
+            mock.patch.object(sys, "stdout", stdout), contextlib.redirect_stderr(io.StringIO()):
+        code = main([str(a) for a in args])
+        stdout.flush()
+        out = stdout.buffer.getvalue().decode()
+    return code, out, calls

@@ -331,3 +331,35 @@ def test_ctranslate2_runs_unequal_depths_to_the_same_translations(deep_encoder_c
         theirs = engine.translate_batch([tok.pieces(ids) for ids in encoded], beam_size=beam, length_penalty=1.0)
         for nbest, result in zip(ours, theirs):
             assert tok.pieces(nbest[0].tokens) == result.hypotheses[0] + ["</s>"]
+
+
+def test_convert_to_and_from_hf_through_the_command_line(toy_checkpoint, exported, hf_m2m100, tmp_path):
+    from safetensors.torch import load_file
+
+    from nlpcli.convert import import_hf
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.translate import Translator
+    from test_cli import lines, nlpcli
+
+    out = tmp_path / "hf"
+    result = nlpcli("convert", "--to", "hf", out, "-c", toy_checkpoint)
+    assert result.returncode == 0 and f"wrote {out}" in result.stderr.decode(), result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in exported[0].iterdir())
+    ours, library = load_file(str(out / "model.safetensors")), load_file(str(exported[0] / "model.safetensors"))
+    assert ours.keys() == library.keys() and all(torch.equal(ours[k], library[k]) for k in ours)
+    assert json.loads((out / "config.json").read_text()) == json.loads((exported[0] / "config.json").read_text())
+
+    folder = hf_m2m100[0]
+    imported = tmp_path / "imported"
+    result = nlpcli("convert", "--from", "hf", folder, imported)
+    assert result.returncode == 0 and f"--checkpoint {imported}" in result.stderr.decode(), result.stderr
+    reference = load_checkpoint(import_hf(folder, tmp_path / "library"))
+    loaded = load_checkpoint(imported)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.model.state_dict().values(), reference.model.state_dict().values()))
+    sentences = ["a man runs in the park", "a red ball"]
+    translated = nlpcli("translate", "-c", imported, "--src", "en", "--tgt", "de", "--beam", "1", "--max-len", "8", *sentences)
+    assert translated.returncode == 0, translated.stderr
+    expected, _ = Translator(reference.model, reference.tokenizer, style="m2m100", source="en").translate(
+        sentences, "de", GenerationSettings(beam=1, max_len=8))
+    assert lines(translated) == [nbest[0].text for nbest in expected]
+    assert nlpcli("convert", "--to", "hf", "-c", toy_checkpoint, out, tmp_path / "extra").returncode == 1

@@ -1,5 +1,6 @@
 """Data-parallel training: torchrun with 2 gloo processes on the CPU trains
 exactly what one process with the same total accumulation trains."""
+import json
 import os
 import socket
 import subprocess
@@ -45,6 +46,10 @@ def test_two_processes_train_what_one_process_trains(tmp_path, toy_data):
     two_log = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()[0]
     loss = [float(line.split('"loss": ')[1].split(",")[0]) for line in (one_log, two_log)]
     assert abs(loss[0] - loss[1]) < 1e-4
+    # each rank trained its share of the micro-batches, not all of them: the same tokens seen in all
+    seen = [json.loads((tmp_path / run / "checkpoint" / "config.json").read_text())["training"]["source_tokens_seen"]
+            for run in ("one", "two")]
+    assert seen[0] == seen[1] and seen[0]["translate"] > 0
 
 
 def test_a_two_process_run_resumes_and_loads_in_one_process(tmp_path, toy_data):

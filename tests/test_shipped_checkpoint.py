@@ -28,6 +28,22 @@ def test_shipped_checkpoint_is_small_and_described():
     details = json.loads(info.stdout)
     assert details["evaluation"]["multi30k-val.en-de"]["bleu"] >= 0
     assert (DEFAULT_CHECKPOINT / "README.md").read_text().count("BLEU") >= 2
+    # the recorded scores are those of a working model on the full dev sets, and the model card quotes them
+    scores, card = details["evaluation"], (DEFAULT_CHECKPOINT / "README.md").read_text()
+    for direction in ("en-de", "de-en"):
+        multi30k = scores[f"multi30k-val.{direction}"]
+        assert multi30k["sentences"] == 1014 and multi30k["beam"] == 4 and multi30k["bleu"] > 30
+        assert f"**{multi30k['bleu']}**" in card
+    assert scores["sst2-dev"]["examples"] == 872 and scores["sst2-dev"]["accuracy"] > 75
+    assert scores["conll2003-dev"]["phrases_gold"] == 5942 and scores["conll2003-dev"]["f1"] > 70
+    assert f"F1 {scores['conll2003-dev']['f1']}" in card
+    assert scores["reuters-headlines-dev"]["rouge1"] > scores["reuters-headlines-dev"]["lead_sentence"]["rouge1"]
+    assert 0 < scores["squad-dev"]["exact_match"] <= scores["squad-dev"]["f1"] < 100
+    # 7.6 M parameters, stored once each in fp16: the weights file is two bytes a parameter (plus its header)
+    parameters = details["parameters"]
+    assert parameters == load_checkpoint(DEFAULT_CHECKPOINT).model.num_parameters() and 7.0e6 < parameters < 8.2e6
+    assert details["dtype"] == "float16"
+    assert 2 * parameters < (DEFAULT_CHECKPOINT / "model.safetensors").stat().st_size < 2 * parameters * 1.01
 
 
 def run(*args: str, stdin: str = "") -> list[str]:

@@ -83,6 +83,7 @@ def test_summarize_keeps_records_and_warns_about_long_documents(toy_tasks_checkp
     words = record["summary"].split()
     assert record["document"] == "a big red house" and record["score"] < 0
     assert len(words) == len(set(words))
+    assert record["tokens"][-1] == "</s>" and len(record["tokens"]) - 1 >= 3  # --min-len 3: at least 3 tokens
 
 
 def test_task_input_errors_name_the_line_and_field(toy_tasks_checkpoint, toy_checkpoint):
@@ -160,9 +161,29 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 def test_random_jsonl_gives_one_record_per_line_or_an_error_naming_the_line(toy_tasks_checkpoint, records):
     stdin = "".join(r.replace("\n", " ") + "\n" for r in records)
     result = nlpcli("classify-sentiment", "-c", toy_tasks_checkpoint, "--input-format", "jsonl", "--format", "jsonl", stdin=stdin)
+    texts = [jsonl_text(r) for r in records]  # None: the line is not a valid record
     if result.returncode == 0:
         out = [json.loads(line) for line in lines(result)]
         assert len(out) == len(records)
     else:
         error = result.stderr.decode()
         assert result.returncode == 1 and "<stdin>, line " in error and error.count("\n") == 1, error
+    if None in texts:  # an error, naming the first bad line
+        assert result.returncode == 1 and f"<stdin>, line {texts.index(None) + 1}: " in result.stderr.decode()
+    else:  # valid input never fails: each record's text, labelled unless blank
+        assert result.returncode == 0, result.stderr
+        assert [o["text"] for o in out] == texts
+        assert [o.get("empty", False) for o in out] == [not t.strip() for t in texts]
+        assert all(o["label"] in ("positive", "negative") for o, t in zip(out, texts) if t.strip())
+
+
+def jsonl_text(line: str) -> str | None:
+    """The text of a jsonl input line as the README defines it ('' for a blank line), None if invalid:
+    an object whose "text" is a string (or a non-empty list of strings, read joined by spaces)."""
+    if not line.strip():
+        return ""
+    value = json.loads(line)
+    text = value.get("text") if isinstance(value, dict) else None
+    if isinstance(text, list) and text and all(isinstance(t, str) for t in text):
+        return " ".join(text)
+    return text if isinstance(text, str) else None

@@ -141,6 +141,8 @@ def test_task_readers_name_the_line_and_field(tmp_path):
 
 
 def test_squad_dev_is_carved_by_article(tmp_path):
+    from collections import Counter
+
     from nlpcli.training.recipe import DatasetSpec
 
     articles = [{"title": f"T{a}", "paragraphs": [{"context": "x y", "qas": [
@@ -151,6 +153,13 @@ def test_squad_dev_is_carved_by_article(tmp_path):
     dev = DatasetSpec("s", "s.json", task="answer", format="squad", carve_percent=20, split="dev").load(tmp_path)
     assert len(train) + len(dev) == 180 and dev
     assert not {e["carve_key"] for e in train} & {e["carve_key"] for e in dev}
+    # by article: each article's three questions all land on one side, and about a fifth of the articles in dev
+    # (every context is the same text, so carving by context or by question would not split like this)
+    article = {e["id"]: e["id"].split("-")[0] for e in train + dev}
+    train_articles, dev_articles = Counter(article[e["id"]] for e in train), Counter(article[e["id"]] for e in dev)
+    assert not set(train_articles) & set(dev_articles) and len(train_articles) + len(dev_articles) == 60
+    assert set(train_articles.values()) == set(dev_articles.values()) == {3}
+    assert 4 <= len(dev_articles) <= 24
 
 
 def test_multi_task_checkpoint_serves_every_task(toy_tasks_checkpoint):

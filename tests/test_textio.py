@@ -18,6 +18,11 @@ def test_records_in_equal_records_out(lines, ending, bom):
     for record, line in zip(records, lines):
         assert "\n" not in record.text and "\r" not in record.text and "\x00" not in record.text
         assert len(record.text) == len(line)
+    # the text itself comes back: a leading BOM dropped, control characters (not tab) read as spaces
+    expected = [line.removeprefix("\ufeff") if number == 1 else line for number, line in enumerate(lines, start=1)] \
+        if not bom else lines
+    expected = ["".join(" " if (ord(c) < 0x20 and c != "\t") or c == "\x7f" else c for c in line) for line in expected]
+    assert [r.text for r in records] == expected
 
 
 def test_control_characters_become_spaces_but_tabs_stay():

@@ -34,7 +34,13 @@ def test_a_run_folder_is_not_overwritten_by_accident(tmp_path, toy_data):
     Trainer(recipe, toy_data, tmp_path / "run").train()
     with pytest.raises(RecipeError, match="already holds a run"):
         Trainer(recipe, toy_data, tmp_path / "run")
-    Trainer(recipe, toy_data, tmp_path / "run", overwrite=True)
+    (tmp_path / "run" / "leftover.txt").write_text("from the first run")
+    before = len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
+    Trainer(recipe, toy_data, tmp_path / "run", overwrite=True).train()
+    # --overwrite replaced the run: nothing of the first one is left, and the log holds the new run only
+    assert not (tmp_path / "run" / "leftover.txt").exists()
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == before
+    assert torch.load(tmp_path / "run" / "state" / "trainer.pt", weights_only=True)["step"] == 2
 
 
 def test_training_logs_metrics_and_exports_the_best_checkpoint(toy_checkpoint):
@@ -45,6 +51,26 @@ def test_training_logs_metrics_and_exports_the_best_checkpoint(toy_checkpoint):
     assert validation["dev"]["toy-dev.en-de"]["bleu"] > 60
     config = json.loads((toy_checkpoint / "config.json").read_text())
     assert config["tasks"]["translate"]["directions"] == ["en-de", "de-en"]
+    # validated more than once, the exported checkpoint is the validation with the lowest mean dev loss
+    validations = [e for e in events if "dev" in e]
+    assert len(validations) >= 2
+    best = min(validations, key=lambda e: e["mean_loss"])
+    assert config["training"]["steps"] == best["step"] and config["training"]["dev_scores_greedy"] == best["dev"]
+
+
+def test_the_exported_checkpoint_is_the_best_validation_not_the_last(tmp_path, toy_data, monkeypatch):
+    """Dev losses scripted to fall, then rise: the checkpoint stays the one of the lowest."""
+    recipe = load_recipe(write_toy_recipe(tmp_path, steps=6), ["train.eval_every=2", "train.save_every=2"])
+    scripted = iter([3.0, 1.0, 2.0])
+    monkeypatch.setattr(Trainer, "dev_loss", lambda self, dev: next(scripted))
+    checkpoint = Trainer(recipe, toy_data, tmp_path / "run").train()
+    events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [(e["step"], e["mean_loss"]) for e in events if "dev" in e] == [(2, 3.0), (4, 1.0), (6, 2.0)]
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["training"]["steps"] == 4 and config["training"]["dev_scores_greedy"]["toy-dev.en-de"]["loss"] == 1.0
+    final = load_file(str(tmp_path / "run" / "state" / "model.safetensors"))
+    exported = load_file(str(checkpoint / "model.safetensors"))
+    assert any(not torch.equal(final[name].half(), exported[name]) for name in exported)  # not the last weights
 
 
 def test_batches_respect_the_token_budget_and_are_reproducible():
@@ -84,6 +110,9 @@ def test_kill_9_then_resume_reproduces_the_uninterrupted_run(tmp_path, toy_data)
     resumed = subprocess.run([sys.executable, "-m", "nlpcli", "train", str(recipe), "--out", str(tmp_path / "b"),
                               "--resume", *common], capture_output=True, env=env)
     assert resumed.returncode == 0, resumed.stderr
+    # it continued from the saved step (not from 0), and trained only the steps after it
+    assert f"resumed {tmp_path / 'b'} at step {saved_step}\n" in resumed.stderr.decode()
+    assert ("step 50/80" in resumed.stderr.decode()) == (saved_step < 50)
     a = load_file(str(tmp_path / "a" / "state" / "model.safetensors"))
     b = load_file(str(tmp_path / "b" / "state" / "model.safetensors"))
     for name in a:
