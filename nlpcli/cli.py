@@ -570,7 +570,7 @@ def evaluate_classify_sentiment(
 @evaluate_app.command("tag-entities", context_settings=RUN_AND_SCORE)
 def evaluate_tag_entities(
     ctx: typer.Context,
-    predictions: list[str] = typer.Option([], "--predictions", help="CoNLL: token ... tag, blank line between sentences; several systems: repeat or list them."),
+    predictions: list[str] = typer.Option([], "--predictions", help="CoNLL (token ... tag), or tag-entities' jsonl of the gold sentences (with scores); several systems: repeat or list them."),
     gold: str = typer.Option(..., "--gold", help="Gold CoNLL file (tag in the last column; with --checkpoint, also the input)."),
     checkpoint: Optional[Path] = EVAL_CHECKPOINT_OPTION,
     keep_output: Optional[str] = KEEP_OUTPUT_OPTION,
@@ -582,13 +582,27 @@ def evaluate_tag_entities(
     paired_n: Optional[int] = PAIRED_N_OPTION,
     per_record: Optional[str] = PER_RECORD_OPTION,
     worst: int = WORST_OPTION,
+    calibration: bool = CALIBRATION_OPTION,
+    calibration_bins: int = CALIBRATION_BINS_OPTION,
+    reliability_plot: Optional[str] = RELIABILITY_PLOT_OPTION,
 ) -> None:
     """Entity-level precision, recall and F1, overall and per type, counted as conlleval counts."""
-    from nlpcli.evaluate import read_entities
+    import tempfile
 
-    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst)
-    with systems_to_score(ctx, predictions, checkpoint, keep_output,
-                          lambda out: ["tag-entities", "-i", gold, "--input-format", "conll", "--format", "conll", "-o", out]) as (paths, names):
+    from nlpcli.evaluate import read_entities, write_gold_sentences
+
+    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
+                                 calibration, calibration_bins, reliability_plot)
+
+    def tag(folder: str):
+        # CoNLL in, CoNLL out; --calibration needs entity scores, so the gold sentences go in as text and jsonl comes out
+        if not calibration:
+            return lambda out: ["tag-entities", "-i", gold, "--input-format", "conll", "--format", "conll", "-o", out]
+        sentences = write_gold_sentences(gold, str(Path(folder) / "sentences.txt")) if checkpoint else ""
+        return lambda out: ["tag-entities", "-i", sentences, "--format", "jsonl", "-o", out]
+
+    with tempfile.TemporaryDirectory(prefix="nlpcli-evaluate-") as folder, \
+            systems_to_score(ctx, predictions, checkpoint, keep_output, tag(folder)) as (paths, names):
         show_scores(read_entities(paths, gold), options, as_json, names)
 
 

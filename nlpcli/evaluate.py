@@ -15,7 +15,8 @@ from argparse import Namespace
 from dataclasses import dataclass, field
 
 from nlpcli.errors import InputError
-from nlpcli.metrics import BLEU, CHRF, TER, Classification, Conlleval, Metric, Rouge, SquadAnswers, entity_types
+from nlpcli.metrics import BLEU, CHRF, TER, Classification, Conlleval, Metric, Rouge, SquadAnswers, entity_types, normalize_answer
+from nlpcli.metrics.conlleval import chunk_spans
 from nlpcli.metrics.calibration import calibration_report, plot_reliability
 from nlpcli.metrics.resampling import DEFAULT_SEED, PAIRED_TESTS, bootstrap_intervals
 from nlpcli.textio import input_name, open_input, read_records
@@ -59,7 +60,8 @@ class SystemOutput:
     name: str
     records: list  # what the metric's record_statistics takes as the system
     shown: list[dict]  # per record: what --per-record and --worst show (the hypothesis, the label, ...)
-    confidences: list[float | None] | None = None  # per record, where predictions carry probabilities
+    # (probability, whether the prediction is right) of each prediction that carries one, for --calibration
+    calibration: list[tuple[float, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,8 +69,6 @@ class TaskScoring:
     metric: Metric
     references: list
     systems: list[SystemOutput]
-    # per record: whether the system's prediction counts as right, for calibration
-    correctness_figure: str = ""
     keys: list[dict] = field(default_factory=list)  # per record: where it is (line, id)
 
 
@@ -300,9 +300,10 @@ def read_answers(prediction_paths: list[str], data_path: str) -> TaskScoring:
             raise InputError(f"{input_name(path)}: {len(unknown)} id(s) not in {data_path}, e.g. {unknown[0]!r}")
         records = [answers.get(q.id) for q in questions]
         shown = [{"prediction": a, "answers": q.answers} for q, a in zip(questions, records)]
-        systems.append(SystemOutput(path, records, shown, [scores.get(q.id) for q in questions] if scores else None))
-    return TaskScoring(SquadAnswers(), [q.answers for q in questions], systems, "exact_match",
-                       [{"id": q.id} for q in questions])
+        right = lambda answer, golds: any(normalize_answer(answer) == normalize_answer(gold) for gold in golds)
+        calibration = [(scores[q.id], right(answers[q.id], q.answers)) for q in questions if q.id in scores]
+        systems.append(SystemOutput(path, records, shown, calibration))
+    return TaskScoring(SquadAnswers(), [q.answers for q in questions], systems, [{"id": q.id} for q in questions])
 
 
 SENTIMENT_LABELS = {"positive": "positive", "pos": "positive", "1": "positive",
@@ -368,15 +369,17 @@ def read_sentiment(prediction_paths: list[str], gold_path: str) -> TaskScoring:
         predicted = read_label_records(path)
         check_parallel(predicted, path, {gold_path: gold})
         labels = [label for label, _ in predicted]
-        probabilities = [p for _, p in predicted]
+        calibration = [(p, label == g) for (label, p), g in zip(predicted, gold) if p is not None]
         systems.append(SystemOutput(path, labels, [{"label": label, "gold": g} for label, g in zip(labels, gold)],
-                                    probabilities if any(p is not None for p in probabilities) else None))
+                                    calibration))
     all_labels = set(gold).union(*(s.records for s in systems))
-    return TaskScoring(Classification(sorted(all_labels)), gold, systems, "correct")
+    return TaskScoring(Classification(sorted(all_labels)), gold, systems)
 
 
 def read_entities(prediction_paths: list[str], gold_path: str) -> TaskScoring:
-    """Both files CoNLL, tag in the last column; tokens must line up sentence by sentence."""
+    """Gold CoNLL (tag in the last column); predictions CoNLL whose tokens line up sentence by
+    sentence, or tag-entities' jsonl of the gold sentences (their tokens joined by spaces, one a
+    line), whose entity scores --calibration reads."""
     from nlpcli.data.conll import read_conll
 
     gold = read_conll(read_all_lines(gold_path), input_name(gold_path))
@@ -384,17 +387,73 @@ def read_entities(prediction_paths: list[str], gold_path: str) -> TaskScoring:
         raise InputError(f"gold file {gold_path} holds no tagged tokens")
     systems = []
     for path in required(prediction_paths, "--predictions file"):
-        predicted = read_conll(read_all_lines(path), input_name(path))
-        if len(predicted) != len(gold):
-            raise InputError(f"predictions {path} have {len(predicted)} sentences but gold {gold_path} has {len(gold)}")
-        for p, g in zip(predicted, gold):
-            if p.tokens != g.tokens:
-                raise InputError(f"{path}, line {p.lines[0]}: sentence does not match gold {gold_path}, "
-                                 f"line {g.lines[0]} ({len(p.tokens)} vs {len(g.tokens)} tokens)")
-        systems.append(SystemOutput(path, [p.tags for p in predicted],
-                                    [{"tokens": " ".join(p.tokens), "tags": " ".join(p.tags)} for p in predicted]))
+        lines = read_all_lines(path)
+        if next((line for line in lines if line.strip()), "").lstrip().startswith("{"):
+            tags, calibration = read_tagged_jsonl(lines, input_name(path), gold, gold_path)
+        else:
+            tags, calibration = read_tagged_conll(lines, path, gold, gold_path), []
+        systems.append(SystemOutput(path, tags, [{"tokens": " ".join(g.tokens), "tags": " ".join(t)}
+                                                 for g, t in zip(gold, tags)], calibration))
     types = entity_types([g.tags for g in gold], *[s.records for s in systems])
     return TaskScoring(Conlleval(types), [g.tags for g in gold], systems, keys=[{"line": g.lines[0]} for g in gold])
+
+
+def write_gold_sentences(gold_path: str, target: str) -> str:
+    """The gold sentences as text, tokens joined by spaces, one a line (what tag-entities'
+    jsonl output is read against)."""
+    from nlpcli.data.conll import read_conll
+
+    sentences = read_conll(read_all_lines(gold_path), input_name(gold_path))
+    with open(target, "w", encoding="utf-8") as file:
+        file.writelines(" ".join(sentence.tokens) + "\n" for sentence in sentences)
+    return target
+
+
+def read_tagged_conll(lines: list[str], path: str, gold, gold_path: str) -> list[list[str]]:
+    from nlpcli.data.conll import read_conll
+
+    predicted = read_conll(lines, input_name(path))
+    if len(predicted) != len(gold):
+        raise InputError(f"predictions {path} have {len(predicted)} sentences but gold {gold_path} has {len(gold)}")
+    for p, g in zip(predicted, gold):
+        if p.tokens != g.tokens:
+            raise InputError(f"{path}, line {p.lines[0]}: sentence does not match gold {gold_path}, "
+                             f"line {g.lines[0]} ({len(p.tokens)} vs {len(g.tokens)} tokens)")
+    return [p.tags for p in predicted]
+
+
+def read_tagged_jsonl(lines: list[str], name: str, gold, gold_path: str) -> tuple[list[list[str]], list[tuple[float, bool]]]:
+    """BIO tags of the gold tokens from entities' character offsets, and each entity's
+    (score, whether gold has the same span and type)."""
+    if len(lines) != len(gold):
+        raise InputError(f"{name} has {len(lines)} lines but gold {gold_path} has {len(gold)} sentences")
+    tags, calibration = [], []
+    for number, (line, sentence) in enumerate(zip(lines, gold), start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{name}, line {number}: invalid JSON ({error.msg})") from None
+        if not isinstance(record, dict) or record.get("text") != " ".join(sentence.tokens):
+            raise InputError(f"{name}, line {number}: \"text\" is not the gold sentence of {gold_path}, line {sentence.lines[0]} "
+                             "(tag the gold tokens joined by spaces)")
+        spans, offset = [], 0
+        for token in sentence.tokens:
+            spans.append((offset, offset + len(token)))
+            offset += len(token) + 1
+        sentence_tags, gold_chunks = ["O"] * len(spans), chunk_spans(sentence.tags)
+        for entity in record.get("entities") or []:
+            if not (isinstance(entity, dict) and isinstance(entity.get("start"), int) and isinstance(entity.get("end"), int)
+                    and isinstance(entity.get("type"), str)):
+                raise InputError(f"{name}, line {number}: an entity needs integer \"start\", \"end\" and a \"type\"")
+            covered = [i for i, (start, end) in enumerate(spans) if start < entity["end"] and end > entity["start"]]
+            if not covered:
+                continue
+            for i in covered:
+                sentence_tags[i] = ("B-" if i == covered[0] else "I-") + entity["type"]
+            if isinstance(entity.get("score"), (int, float)):
+                calibration.append((float(entity["score"]), (covered[0], covered[-1], entity["type"]) in gold_chunks))
+        tags.append(sentence_tags)
+    return tags, calibration
 
 
 # ---- scoring, the same for every task --------------------------------------------------
@@ -414,7 +473,7 @@ def score(task: TaskScoring, options: EvaluationOptions) -> dict:
     if options.worst:
         report["worst"] = worst_records(task, records, options.worst)
     if options.calibration:
-        report["calibration"] = calibrate(task, statistics, options)
+        report["calibration"] = calibrate(task, options)
     return report
 
 
@@ -482,15 +541,14 @@ def worst_records(task: TaskScoring, records: list[list[dict]], count: int) -> l
     return chosen
 
 
-def calibrate(task: TaskScoring, statistics: list, options: EvaluationOptions) -> dict:
+def calibrate(task: TaskScoring, options: EvaluationOptions) -> dict:
     """ECE of the first system's probabilities against whether each prediction is right."""
     system = task.systems[0]
-    scored = [(c, figures[task.correctness_figure]) for c, figures in
-              zip(system.confidences or [], task.metric.record_figures(statistics[0])) if c is not None]
-    if not task.correctness_figure or not scored:
+    if not system.calibration:
         raise InputError(f"--calibration needs predictions with probabilities; {system.name} has none "
-                         "(classify-sentiment: label<TAB>probability or jsonl \"score\"; answer: jsonl with \"score\")")
-    report = calibration_report([c for c, _ in scored], [bool(right) for _, right in scored], options.calibration_bins)
+                         "(classify-sentiment: label<TAB>probability or jsonl \"score\"; answer, tag-entities: their jsonl)")
+    report = calibration_report([c for c, _ in system.calibration], [right for _, right in system.calibration],
+                                options.calibration_bins)
     if options.reliability_plot:
         report["plot"] = str(plot_reliability(report, options.reliability_plot, f"{task.metric.name}: {system.name}"))
     return report

@@ -85,7 +85,7 @@ def print_table(report: dict, figures: tuple[str, ...], unit: str, ranking: str)
 
     console = Console(highlight=False)
     if "systems" in report:
-        table = Table(title=comparison_heading(report), caption=report["signature"]["text"])
+        table = Table(title=comparison_heading(report))
         table.add_column("system")
         for name in figures:
             table.add_column(LABELS.get(name, name), justify="right")
@@ -94,7 +94,7 @@ def print_table(report: dict, figures: tuple[str, ...], unit: str, ranking: str)
                           *(comparison_cells(row, name) for name in figures))
     else:
         intervals = report.get("confidence", {})
-        table = Table(caption=report["signature"]["text"])
+        table = Table()
         table.add_column("metric")
         table.add_column("score", justify="right")
         if intervals:
@@ -110,5 +110,6 @@ def print_table(report: dict, figures: tuple[str, ...], unit: str, ranking: str)
         for kind, scores in report.get("per_type", report.get("per_label", {})).items():
             table.add_row(f"  {kind} F1", f"{scores['f1']:.2f}", *([""] * (2 if intervals else 0)))
     console.print(table)
+    console.print(report["signature"]["text"], markup=False, soft_wrap=True)
     for line in extra_lines(report, ranking):
         console.print(line, markup=False, soft_wrap=True)

@@ -214,6 +214,23 @@ def test_confidence_from_the_command_line_is_seeded(tmp_path):
     assert first["signature"]["resampling"] == {"bs": 1000, "rs": 1}
 
 
+def test_entity_scores_are_calibrated_against_gold_chunks(tmp_path):
+    gold = tmp_path / "gold.conll"
+    gold.write_text("John B-PER\nlives O\nin O\nNew B-LOC\nYork I-LOC\n\nMary B-PER\nruns O\n\n")
+    entity = lambda text, kind, start, score: {"text": text, "type": kind, "start": start, "end": start + len(text), "score": score}
+    predicted = write(tmp_path / "pred.jsonl", [
+        json.dumps({"text": "John lives in New York", "entities": [entity("John", "PER", 0, 0.9), entity("York", "LOC", 18, 0.8)]}),
+        json.dumps({"text": "Mary runs", "entities": [entity("Mary", "PER", 0, 0.3)]})])
+    report = json.loads(nlpcli("evaluate", "tag-entities", "--predictions", predicted, "--gold", gold, "--calibration",
+                               "--calibration-bins", "2", "--json").stdout)
+    assert (report["precision"], report["recall"]) == (pytest.approx(66.67, abs=0.01), pytest.approx(66.67, abs=0.01))
+    # (0, .5]: Mary .3 right; (.5, 1]: John .9 right, York .8 wrong (gold is New York)
+    assert report["calibration"]["ece"] == pytest.approx(100 * (1 / 3 * 0.7 + 2 / 3 * abs(0.5 - 0.85)), abs=0.01)
+    wrong = write(tmp_path / "wrong.jsonl", [json.dumps({"text": "John lives", "entities": []}), "{}"])
+    result = nlpcli("evaluate", "tag-entities", "--predictions", wrong, "--gold", gold)
+    assert result.returncode == 1 and b"wrong.jsonl, line 1: \"text\" is not the gold sentence" in result.stderr
+
+
 def test_calibration_error_and_reliability_diagram(tmp_path):
     report = calibration_report([0.9, 0.9, 0.6, 0.6, 0.1], [True, False, True, True, False], bins=2)
     # bin (0, .5]: 1 prediction, confidence .1, accuracy 0; bin (.5, 1]: 4, confidence .75, accuracy .75
@@ -309,8 +326,27 @@ def test_run_and_score_the_other_tasks(toy_tasks_checkpoint, toy_data, tmp_path)
     predictions = tmp_path / "pred.conll"
     nlpcli("tag-entities", "-c", toy_tasks_checkpoint, "-i", gold, "--input-format", "conll", "-o", predictions)
     assert entities == json.loads(nlpcli("evaluate", "tag-entities", "--predictions", predictions, "--gold", gold, "--json").stdout)
+    calibrated = json.loads(nlpcli("evaluate", "tag-entities", "-c", toy_tasks_checkpoint, "--gold", gold, "--calibration", "--json").stdout)
+    assert calibrated["f1"] >= 90 and calibrated["calibration"]["predictions"] == calibrated["phrases_predicted"]
     documents = toy_data / "summarize" / "dev.jsonl"
     summaries = nlpcli("evaluate", "summarize", "-c", toy_tasks_checkpoint, "--source", documents, "--input-format", "jsonl",
                        "--ref", documents, "--beam", "1")
     assert summaries.returncode == 0, summaries.stderr
     assert lines(summaries)[0].startswith("rouge|nrefs:1|") and "documents = 40" in lines(summaries)
+
+
+def test_a_terminal_gets_a_table(capsys):
+    from nlpcli.evaluation_view import print_table
+
+    metric, system, references = random_task_data(n=20)[2]
+    report = score(scoring_of(metric, system, references), EvaluationOptions(confidence=True, confidence_n=50))
+    print_table(report, metric.figures, metric.record_unit, metric.ranking_figure)
+    shown = capsys.readouterr().out
+    assert "accuracy" in shown and "macro-F1" in shown and "±" in shown and "│" in shown
+    assert report["signature"]["text"] in shown
+
+
+def scoring_of(metric, system, references):
+    from nlpcli.evaluate import SystemOutput, TaskScoring
+
+    return TaskScoring(metric, references, [SystemOutput("s", system, [{} for _ in system])])

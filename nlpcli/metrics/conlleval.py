@@ -57,6 +57,21 @@ def chunk_counts(gold_tags: list[str], guessed_tags: list[str]) -> tuple[Counter
     return correct, found_gold, found_guessed
 
 
+def chunk_spans(tags: list[str]) -> set[tuple[int, int, str]]:
+    """The chunks of one sentence as (first token, last token, type), by conlleval's rules."""
+    spans, start = set(), None
+    last, last_type = "O", ""
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, kind = split_tag(tag)
+        if start is not None and _chunk_ends(last, prefix, last_type, kind):
+            spans.add((start, i - 1, last_type))
+            start = None
+        if _chunk_starts(last, prefix, last_type, kind):
+            start = i
+        last, last_type = prefix, kind
+    return spans
+
+
 def entity_types(*tag_sets) -> list[str]:
     """Every entity type named by the tags of any of the given lists of sentences."""
     return sorted({split_tag(tag)[1] for sentences in tag_sets for tags in sentences for tag in tags} - {""})

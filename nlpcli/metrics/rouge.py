@@ -4,7 +4,6 @@ documents; with several references a document scores its best reference
 from __future__ import annotations
 
 import numpy as np
-from rouge_score import rouge_scorer
 
 from nlpcli.metrics.base import Metric, safe_ratio
 
@@ -19,6 +18,8 @@ class Rouge(Metric):
     libraries = ("rouge-score",)
 
     def __init__(self, references_per_document: int = 1):
+        from rouge_score import rouge_scorer  # imports nltk (about 1 s): only when ROUGE is asked for
+
         self.references_per_document = references_per_document
         self.scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
 
