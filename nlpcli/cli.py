@@ -420,6 +420,10 @@ def systems_to_score(ctx: typer.Context, given: list[str], checkpoint: Optional[
             raise typer.BadParameter("--keep-output goes with --checkpoint")
         yield [*given, *extra], {}
         return
+    # a word that is no option's value would reach the task command as text to run on
+    stray = [word for i, word in enumerate(extra) if not word.startswith("-") and (i == 0 or not extra[i - 1].startswith("-"))]
+    if stray:
+        raise typer.BadParameter(f"unexpected argument {stray[0]!r} (with --checkpoint, repeat --hyp/--predictions for each system)")
     with tempfile.TemporaryDirectory(prefix="nlpcli-evaluate-") as folder:
         output = keep_output or str(Path(folder) / "output")
         run_task_command([*task_arguments(output), "--checkpoint", str(checkpoint), *extra])

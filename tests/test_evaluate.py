@@ -283,6 +283,8 @@ def test_usage_errors_exit_2(tmp_path):
     assert unknown.returncode == 2 and b"--beam" in unknown.stderr
     keep = nlpcli("evaluate", "translate", "--hyp", h, "--ref", h, "--keep-output", tmp_path / "o.txt")
     assert keep.returncode == 2 and b"--keep-output goes with --checkpoint" in keep.stderr
+    stray = nlpcli("evaluate", "translate", "--hyp", h, h, "--ref", h, "-c", tmp_path, "--source", h, "--beam", "2")
+    assert stray.returncode == 2 and b"unexpected argument" in stray.stderr
 
 
 def test_readers_build_one_scoring_for_several_systems(tmp_path):
