@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -409,8 +410,6 @@ def systems_to_score(ctx: typer.Context, given: list[str], checkpoint: Optional[
     """The system outputs to score and their names: the files given (more may follow the
     first --hyp), then, with --checkpoint, the checkpoint's output, written by the task
     command itself (``task_arguments(output)`` plus any options passed through)."""
-    import tempfile
-
     extra = list(ctx.args)
     if checkpoint is None:
         unknown = [argument for argument in extra if argument.startswith("-")]
@@ -432,7 +431,7 @@ def systems_to_score(ctx: typer.Context, given: list[str], checkpoint: Optional[
 
 def show_scores(task, options, as_json: bool, names: dict[str, str]) -> dict:
     """Score a TaskScoring and print the report: JSON, a rich table on a terminal, else text."""
-    from nlpcli.evaluate import score
+    from nlpcli.evaluate import report_json, score
     from nlpcli.evaluation_view import print_table, render_text
 
     for system in task.systems:
@@ -440,7 +439,7 @@ def show_scores(task, options, as_json: bool, names: dict[str, str]) -> dict:
     report = score(task, options)
     metric = task.metric
     if as_json:
-        print(json.dumps(report, indent=1))
+        print(report_json(report))
     elif sys.stdout.isatty():
         print_table(report, metric.figures, metric.record_unit, metric.ranking_figure)
     else:
@@ -591,8 +590,6 @@ def evaluate_tag_entities(
     reliability_plot: Optional[str] = RELIABILITY_PLOT_OPTION,
 ) -> None:
     """Entity-level precision, recall and F1, overall and per type, counted as conlleval counts."""
-    import tempfile
-
     from nlpcli.evaluate import read_entities, write_gold_sentences
 
     options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,

@@ -14,12 +14,18 @@ import os
 from argparse import Namespace
 from dataclasses import dataclass, field
 
+import numpy as np
+from sacrebleu.significance import PairedTest
+from sacrebleu.utils import Color, print_results_table, print_single_results
+
+from nlpcli.data.conll import read_conll
+from nlpcli.data.squad import read_squad
 from nlpcli.errors import InputError
 from nlpcli.metrics import BLEU, CHRF, TER, Classification, Conlleval, Metric, Rouge, SquadAnswers, entity_types, normalize_answer
-from nlpcli.metrics.conlleval import chunk_spans
 from nlpcli.metrics.calibration import calibration_report, plot_reliability
+from nlpcli.metrics.conlleval import chunk_spans
 from nlpcli.metrics.resampling import DEFAULT_SEED, PAIRED_TESTS, bootstrap_intervals
-from nlpcli.textio import input_name, open_input, read_records
+from nlpcli.textio import OutputWriter, input_name, open_input, read_records
 
 TRANSLATION_METRICS = {"bleu": BLEU, "chrf": CHRF, "ter": TER}
 PAIRED_TEST_NAMES = {"bs": "paired bootstrap resampling", "ar": "approximate randomization"}
@@ -115,8 +121,6 @@ def sacrebleu_seed(seed: int):
 
 
 def sacrebleu_printout(print_function, *args) -> str:
-    from sacrebleu.utils import Color
-
     rendered, colours = io.StringIO(), Color.ENABLE_COLORS
     Color.ENABLE_COLORS = False  # as the sacrebleu command prints to a pipe
     try:
@@ -154,8 +158,6 @@ def translation_scores(hyp_paths: list[str], ref_paths: list[str], metrics: list
         raise InputError(f"unknown translation metric(s) {', '.join(unknown) or '(none)'}; choose from bleu, chrf, ter")
     systems, references = read_translation(hyp_paths, ref_paths)
     names = names or hyp_paths
-    from sacrebleu.utils import print_results_table, print_single_results
-
     chosen = sorted(set(metrics))  # sacrebleu's order
     with sacrebleu_seed(options.seed):
         if len(systems) == 1:
@@ -168,8 +170,6 @@ def translation_scores(hyp_paths: list[str], ref_paths: list[str], metrics: list
                 lines.append(score.format(width=1, signature=signatures[name].format(), is_json=as_json))
             text = sacrebleu_printout(print_single_results, lines, Namespace(format="json" if as_json else "text"))
         else:
-            from sacrebleu.significance import PairedTest
-
             scorers = {name.upper(): TRANSLATION_METRICS[name](references=references).scorer for name in chosen}
             named = [(f"Baseline: {names[0]}", systems[0]), *zip(names[1:], systems[1:])]
             test = PairedTest(named, scorers, references=None, test_type=options.paired_test,
@@ -201,8 +201,6 @@ class SentenceTranslation(Metric):
         self.bleu, self.chrf = BLEU(), CHRF()
 
     def record_statistics(self, system, references):
-        import numpy as np
-
         return np.array([[self.bleu.sentence_figure(h, list(r)), self.chrf.sentence_figure(h, list(r))]
                          for h, r in zip(system, references)], dtype=float).reshape(-1, 2)
 
@@ -286,8 +284,6 @@ def read_answer_predictions(path: str) -> tuple[dict[str, str], dict[str, float]
 
 
 def read_answers(prediction_paths: list[str], data_path: str) -> TaskScoring:
-    from nlpcli.data.squad import read_squad
-
     questions = read_squad(data_path)
     if not questions:
         raise InputError(f"{data_path} holds no questions")
@@ -380,8 +376,6 @@ def read_entities(prediction_paths: list[str], gold_path: str) -> TaskScoring:
     """Gold CoNLL (tag in the last column); predictions CoNLL whose tokens line up sentence by
     sentence, or tag-entities' jsonl of the gold sentences (their tokens joined by spaces, one a
     line), whose entity scores --calibration reads."""
-    from nlpcli.data.conll import read_conll
-
     gold = read_conll(read_all_lines(gold_path), input_name(gold_path))
     if not gold:
         raise InputError(f"gold file {gold_path} holds no tagged tokens")
@@ -401,8 +395,6 @@ def read_entities(prediction_paths: list[str], gold_path: str) -> TaskScoring:
 def write_gold_sentences(gold_path: str, target: str) -> str:
     """The gold sentences as text, tokens joined by spaces, one a line (what tag-entities'
     jsonl output is read against)."""
-    from nlpcli.data.conll import read_conll
-
     sentences = read_conll(read_all_lines(gold_path), input_name(gold_path))
     with open(target, "w", encoding="utf-8") as file:
         file.writelines(" ".join(sentence.tokens) + "\n" for sentence in sentences)
@@ -410,8 +402,6 @@ def write_gold_sentences(gold_path: str, target: str) -> str:
 
 
 def read_tagged_conll(lines: list[str], path: str, gold, gold_path: str) -> list[list[str]]:
-    from nlpcli.data.conll import read_conll
-
     predicted = read_conll(lines, input_name(path))
     if len(predicted) != len(gold):
         raise InputError(f"predictions {path} have {len(predicted)} sentences but gold {gold_path} has {len(gold)}")
@@ -458,7 +448,8 @@ def read_tagged_jsonl(lines: list[str], name: str, gold, gold_path: str) -> tupl
 
 # ---- scoring, the same for every task --------------------------------------------------
 def score(task: TaskScoring, options: EvaluationOptions) -> dict:
-    """The report of one system, or of several compared with the first (a paired test each)."""
+    """The report of one system, or of several compared with the first (a paired test each);
+    its "signature" is the metric's Signature object (``report_json`` writes it as an object)."""
     metric = task.metric
     statistics = [metric.record_statistics(s.records, task.references) for s in task.systems]
     if len(task.systems) == 1:
@@ -475,6 +466,10 @@ def score(task: TaskScoring, options: EvaluationOptions) -> dict:
     if options.calibration:
         report["calibration"] = calibrate(task, options)
     return report
+
+
+def report_json(report: dict) -> str:
+    return json.dumps(report, indent=1, default=lambda value: value.as_dict())
 
 
 def compare_systems(task: TaskScoring, statistics: list, options: EvaluationOptions) -> dict:
@@ -502,7 +497,7 @@ def compare_systems(task: TaskScoring, statistics: list, options: EvaluationOpti
     resampling = {test: options.paired_samples, "rs": options.seed}
     return {"test": {"name": PAIRED_TEST_NAMES[test], "n": options.paired_samples, "seed": options.seed,
                      "baseline": task.systems[0].name},
-            "systems": rows, "signature": metric.signature(resampling).as_dict()}
+            "systems": rows, "signature": metric.signature(resampling)}
 
 
 def record_scores(task: TaskScoring, statistics: list) -> list[list[dict]]:
@@ -524,8 +519,6 @@ def write_per_record(task: TaskScoring, statistics: list, options: EvaluationOpt
         return []
     records = record_scores(task, statistics)
     if options.per_record:
-        from nlpcli.textio import OutputWriter
-
         with OutputWriter(options.per_record) as writer:
             for rows in records:
                 for row in rows:

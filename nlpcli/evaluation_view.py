@@ -18,7 +18,7 @@ def with_interval(value: float, interval: dict | None) -> str:
 def single_lines(report: dict, figures: tuple[str, ...], unit: str) -> list[str]:
     """``name = value`` lines led by the signature (the format of release 1, intervals added)."""
     intervals = report.get("confidence", {})
-    lines = [report["signature"]["text"]]
+    lines = [report["signature"].format()]
     if "per_type" in report:  # entities: conlleval's overall line, then one line per type
         lines.append(f"overall precision = {report['precision']} recall = {report['recall']} f1 = {report['f1']} "
                      f"(token accuracy {report['token_accuracy']}, {report['phrases_gold']} gold / "
@@ -55,7 +55,7 @@ def comparison_lines(report: dict, figures: tuple[str, ...]) -> list[str]:
              *(comparison_cells(row, name) for name in figures)] for row in report["systems"]]
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     table = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
-    return [report["signature"]["text"], comparison_heading(report), *table]
+    return [report["signature"].format(), comparison_heading(report), *table]
 
 
 def extra_lines(report: dict, ranking: str) -> list[str]:
@@ -110,6 +110,6 @@ def print_table(report: dict, figures: tuple[str, ...], unit: str, ranking: str)
         for kind, scores in report.get("per_type", report.get("per_label", {})).items():
             table.add_row(f"  {kind} F1", f"{scores['f1']:.2f}", *([""] * (2 if intervals else 0)))
     console.print(table)
-    console.print(report["signature"]["text"], markup=False, soft_wrap=True)
+    console.print(report["signature"].format(), markup=False, soft_wrap=True)
     for line in extra_lines(report, ranking):
         console.print(line, markup=False, soft_wrap=True)

@@ -345,7 +345,7 @@ def test_a_terminal_gets_a_table(capsys):
     print_table(report, metric.figures, metric.record_unit, metric.ranking_figure)
     shown = capsys.readouterr().out
     assert "accuracy" in shown and "macro-F1" in shown and "±" in shown and "│" in shown
-    assert report["signature"]["text"] in shown
+    assert report["signature"].format() in shown and report["signature"].metric == "classification"
 
 
 def scoring_of(metric, system, references):

@@ -70,10 +70,10 @@ class Metric(ABC):
         return {}
 
     def report(self, statistics: np.ndarray, resampling: dict | None = None) -> dict:
-        """Figures (x100, 2 decimals), the number of records, details and the signature."""
+        """Figures (x100, 2 decimals), the number of records, details and the Signature object."""
         figures = {name: round(value, 2) for name, value in self.corpus_figures(statistics).items()}
         return {**figures, self.record_unit: len(statistics), **self.details(statistics.sum(axis=0)),
-                "signature": self.signature(resampling).as_dict()}
+                "signature": self.signature(resampling)}
 
     def corpus_figures(self, statistics: np.ndarray) -> dict[str, float]:
         return {name: float(value) for name, value in self.figures_from(statistics.sum(axis=0)).items()}
