@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -376,88 +378,247 @@ def tag_entities(
                 lambda name, report: entity_handler(tagger, batch_size, fmt, name, console.warn, report), reporter)
 
 
-@evaluate_app.command("translate")
+# ---- evaluate: the options every evaluate command shares, defined once ----------------
+EVAL_JSON_OPTION = typer.Option(False, "--json", help="One JSON object: every figure, its interval and the signature.")
+CONFIDENCE_OPTION = typer.Option(False, "--confidence", help="A bootstrap 95% confidence interval for every figure.")
+CONFIDENCE_N_OPTION = typer.Option(1000, "--confidence-n", help="Bootstrap resamples for --confidence.")
+SEED_OPTION = typer.Option(12345, "--seed", help="Seed of the resampling (12345, sacrebleu's default).")
+PAIRED_AR_OPTION = typer.Option(False, "--paired-ar/--paired-bs", help="Several systems: approximate randomization, or paired bootstrap resampling (default).")
+PAIRED_N_OPTION = typer.Option(None, "--paired-n", help="Paired bootstrap resamples [1,000] or randomization trials [10,000].")
+PER_RECORD_OPTION = typer.Option(None, "--per-record", help="Write each record's own scores to this jsonl file.")
+WORST_OPTION = typer.Option(0, "--worst", help="Also show the N lowest-scoring records.")
+CALIBRATION_OPTION = typer.Option(False, "--calibration", help="Expected calibration error of the predictions' probabilities.")
+CALIBRATION_BINS_OPTION = typer.Option(10, "--calibration-bins", help="Equal-width confidence bins for --calibration.")
+RELIABILITY_PLOT_OPTION = typer.Option(None, "--reliability-plot", help="With --calibration: write a reliability diagram (.png; needs nlpcli[plot]).")
+EVAL_CHECKPOINT_OPTION = typer.Option(None, "--checkpoint", "-c", help="Run this checkpoint on the inputs and score its output; the task command's own options pass through.")
+KEEP_OUTPUT_OPTION = typer.Option(None, "--keep-output", help="With --checkpoint: keep the system output in this file.")
+SOURCE_OPTION = typer.Option(None, "--source", help="With --checkpoint: the input file the model runs on.")
+RUN_AND_SCORE = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def evaluation_options(confidence: bool, confidence_n: int, seed: int, paired_ar: bool, paired_n: Optional[int],
+                       per_record: Optional[str], worst: int, calibration: bool = False, calibration_bins: int = 10,
+                       reliability_plot: Optional[str] = None):
+    from nlpcli.evaluate import EvaluationOptions
+
+    return EvaluationOptions(confidence, confidence_n, seed, "ar" if paired_ar else "bs", paired_n, per_record, worst,
+                             calibration, calibration_bins, reliability_plot)
+
+
+def run_task_command(arguments: list[str]) -> None:
+    """Run a task command in this process exactly as ``nlpcli ARGUMENTS`` runs it."""
+    code = typer.main.get_command(app).main(args=arguments, prog_name="nlpcli", standalone_mode=False)
+    if isinstance(code, int) and code:
+        raise typer.Exit(code)
+
+
+def needed(value: Optional[str], option: str, task: str) -> str:
+    if not value:
+        raise InputError(f"evaluate {task} --checkpoint needs {option} FILE")
+    return value
+
+
+@contextmanager
+def systems_to_score(ctx: typer.Context, given: list[str], checkpoint: Optional[Path], keep_output: Optional[str],
+                     task_arguments):
+    """The system outputs to score and their names: the files given (more may follow the
+    first --hyp), then, with --checkpoint, the checkpoint's output, written by the task
+    command itself (``task_arguments(output)`` plus any options passed through)."""
+    extra = list(ctx.args)
+    if checkpoint is None:
+        unknown = [argument for argument in extra if argument.startswith("-")]
+        if unknown:
+            raise typer.BadParameter(f"no such option: {unknown[0]} (options of the task command need --checkpoint)")
+        if keep_output:
+            raise typer.BadParameter("--keep-output goes with --checkpoint")
+        yield [*given, *extra], {}
+        return
+    # a word that is no option's value would reach the task command as text to run on
+    stray = [word for i, word in enumerate(extra) if not word.startswith("-") and (i == 0 or not extra[i - 1].startswith("-"))]
+    if stray:
+        raise typer.BadParameter(f"unexpected argument {stray[0]!r} (with --checkpoint, repeat --hyp/--predictions for each system)")
+    with tempfile.TemporaryDirectory(prefix="nlpcli-evaluate-") as folder:
+        output = keep_output or str(Path(folder) / "output")
+        run_task_command([*task_arguments(output), "--checkpoint", str(checkpoint), *extra])
+        yield [*given, output], {output: keep_output or str(checkpoint)}
+
+
+def show_scores(task, options, as_json: bool, names: dict[str, str]) -> dict:
+    """Score a TaskScoring and print the report: JSON, a rich table on a terminal, else text."""
+    from nlpcli.evaluate import report_json, score
+    from nlpcli.evaluation_view import print_table, render_text
+
+    for system in task.systems:
+        system.name = names.get(system.name, system.name)
+    report = score(task, options)
+    metric = task.metric
+    if as_json:
+        print(report_json(report))
+    elif sys.stdout.isatty():
+        print_table(report, metric.figures, metric.record_unit, metric.ranking_figure)
+    else:
+        print(render_text(report, metric.figures, metric.record_unit, metric.ranking_figure))
+    return report
+
+
+@evaluate_app.command("translate", context_settings=RUN_AND_SCORE)
 def evaluate_translate(
-    hyp: str = typer.Option(..., "--hyp", help="System output, one sentence per line ('-' for stdin)."),
+    ctx: typer.Context,
+    hyp: list[str] = typer.Option([], "--hyp", help="System output, one sentence a line; several systems: --hyp BASE OTHER ... (paired tests against BASE)."),
     ref: list[str] = typer.Option(..., "--ref", help="Reference file; repeat for several references."),
     metrics: str = typer.Option("bleu,chrf,ter", "--metrics", "-m", help="Comma-separated: bleu, chrf, ter."),
+    source: Optional[str] = SOURCE_OPTION,
+    checkpoint: Optional[Path] = EVAL_CHECKPOINT_OPTION,
+    keep_output: Optional[str] = KEEP_OUTPUT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="JSON as sacrebleu prints it."),
+    confidence: bool = CONFIDENCE_OPTION,
+    confidence_n: int = CONFIDENCE_N_OPTION,
+    seed: int = SEED_OPTION,
+    paired_ar: bool = PAIRED_AR_OPTION,
+    paired_n: Optional[int] = PAIRED_N_OPTION,
+    per_record: Optional[str] = PER_RECORD_OPTION,
+    worst: int = WORST_OPTION,
 ) -> None:
-    """BLEU, chrF and TER with sacrebleu's defaults, printed with their signatures."""
-    from nlpcli.evaluate import evaluate_translation
+    """BLEU, chrF and TER with sacrebleu's defaults, printed as the sacrebleu command prints them."""
+    from nlpcli.evaluate import sentence_records, translation_scores
 
-    report = evaluate_translation(hyp, ref, [m.strip().lower() for m in metrics.split(",") if m.strip()], as_json)
-    print(report)
-
-
-def print_report(report: dict, as_json: bool, keys: list[str]) -> None:
-    """Scores to stdout: one JSON object, or ``name = value`` lines led by the signature."""
-    if as_json:
-        print(json.dumps(report, indent=1))
+    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst)
+    chosen = [m.strip().lower() for m in metrics.split(",") if m.strip()]
+    with systems_to_score(ctx, hyp, checkpoint, keep_output,
+                          lambda out: ["translate", "-i", needed(source, "--source", "translate"), "-o", out]) as (paths, names):
+        scores = translation_scores(paths, ref, chosen, options, as_json, [names.get(p, p) for p in paths])
+        worst_sentences = sentence_records(scores, options)
+    if as_json and worst:
+        print(json.dumps({"scores": json.loads(scores.text), "worst": worst_sentences}, indent=4, ensure_ascii=False))
         return
-    if "signature" in report:
-        print(report["signature"])
-    for key in keys:
-        print(f"{key} = {report[key]}")
+    print(scores.text)
+    if worst:
+        print("\n".join(["lowest sentences by sentence BLEU:",
+                         *("  " + json.dumps(row, ensure_ascii=False) for row in worst_sentences)]))
 
 
-@evaluate_app.command("summarize")
+@evaluate_app.command("summarize", context_settings=RUN_AND_SCORE)
 def evaluate_summarize(
-    hyp: str = typer.Option(..., "--hyp", help="System summaries, one per line."),
-    ref: str = typer.Option(..., "--ref", help="Reference summaries, one per line."),
-    as_json: bool = typer.Option(False, "--json"),
+    ctx: typer.Context,
+    hyp: list[str] = typer.Option([], "--hyp", help="System summaries, one a line; several systems: --hyp BASE OTHER ..."),
+    ref: list[str] = typer.Option(..., "--ref", help="Reference summaries, one a line (or jsonl with a \"references\" list); repeat for several references."),
+    source: Optional[str] = SOURCE_OPTION,
+    checkpoint: Optional[Path] = EVAL_CHECKPOINT_OPTION,
+    keep_output: Optional[str] = KEEP_OUTPUT_OPTION,
+    as_json: bool = EVAL_JSON_OPTION,
+    confidence: bool = CONFIDENCE_OPTION,
+    confidence_n: int = CONFIDENCE_N_OPTION,
+    seed: int = SEED_OPTION,
+    paired_ar: bool = PAIRED_AR_OPTION,
+    paired_n: Optional[int] = PAIRED_N_OPTION,
+    per_record: Optional[str] = PER_RECORD_OPTION,
+    worst: int = WORST_OPTION,
 ) -> None:
-    """ROUGE-1/2/L F1 (rouge-score, Porter stemming), averaged over documents."""
-    from nlpcli.evaluate import evaluate_summaries
+    """ROUGE-1/2/L F1 (rouge-score, Porter stemming), averaged over documents; the best reference of each."""
+    from nlpcli.evaluate import read_summaries
 
-    print_report(evaluate_summaries(hyp, ref), as_json, ["rouge1", "rouge2", "rougeL", "documents"])
+    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst)
+    with systems_to_score(ctx, hyp, checkpoint, keep_output,
+                          lambda out: ["summarize", "-i", needed(source, "--source", "summarize"), "-o", out]) as (paths, names):
+        show_scores(read_summaries(paths, ref), options, as_json, names)
 
 
-@evaluate_app.command("answer")
+@evaluate_app.command("answer", context_settings=RUN_AND_SCORE)
 def evaluate_answer(
-    predictions: str = typer.Option(..., "--predictions", help="JSON object {id: answer text} (nlpcli answer --format squad)."),
-    data: str = typer.Option(..., "--data", help="SQuAD v1.1 JSON with the gold answers."),
-    as_json: bool = typer.Option(False, "--json"),
+    ctx: typer.Context,
+    predictions: list[str] = typer.Option([], "--predictions", help="{id: answer} JSON (answer --format squad) or answer's jsonl (with scores); several systems: repeat or list them."),
+    data: str = typer.Option(..., "--data", help="SQuAD v1.1 JSON with the gold answers (with --checkpoint, also the questions)."),
+    checkpoint: Optional[Path] = EVAL_CHECKPOINT_OPTION,
+    keep_output: Optional[str] = KEEP_OUTPUT_OPTION,
+    as_json: bool = EVAL_JSON_OPTION,
+    confidence: bool = CONFIDENCE_OPTION,
+    confidence_n: int = CONFIDENCE_N_OPTION,
+    seed: int = SEED_OPTION,
+    paired_ar: bool = PAIRED_AR_OPTION,
+    paired_n: Optional[int] = PAIRED_N_OPTION,
+    per_record: Optional[str] = PER_RECORD_OPTION,
+    worst: int = WORST_OPTION,
+    calibration: bool = CALIBRATION_OPTION,
+    calibration_bins: int = CALIBRATION_BINS_OPTION,
+    reliability_plot: Optional[str] = RELIABILITY_PLOT_OPTION,
 ) -> None:
-    """Exact match and F1 with the official SQuAD v1.1 normalisation."""
-    from nlpcli.evaluate import evaluate_answers
+    """Exact match and F1 with the official SQuAD v1.1 normalisation, the best over gold answers."""
+    from nlpcli.evaluate import read_answers
 
-    report = evaluate_answers(predictions, data)
-    if report["unanswered"]:
+    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
+                                 calibration, calibration_bins, reliability_plot)
+    with systems_to_score(ctx, predictions, checkpoint, keep_output,
+                          lambda out: ["answer", "-i", data, "--input-format", "squad", "--format", "jsonl", "-o", out]) as (paths, names):
+        report = show_scores(read_answers(paths, data), options, as_json, names)
+    if report.get("unanswered"):
         console.warn(f"{report['unanswered']} question(s) have no prediction and score 0")
-    print_report(report, as_json, ["exact_match", "f1", "questions"])
 
 
-@evaluate_app.command("classify-sentiment")
+@evaluate_app.command("classify-sentiment", context_settings=RUN_AND_SCORE)
 def evaluate_classify_sentiment(
-    predictions: str = typer.Option(..., "--predictions", help="label[<TAB>probability] lines, or jsonl with \"label\"."),
+    ctx: typer.Context,
+    predictions: list[str] = typer.Option([], "--predictions", help="label[<TAB>probability] lines, or jsonl with \"label\" (and \"score\"); several systems: repeat or list them."),
     gold: str = typer.Option(..., "--gold", help="Gold labels: lines, jsonl, or a TSV with a 'label' column."),
-    as_json: bool = typer.Option(False, "--json"),
+    source: Optional[str] = SOURCE_OPTION,
+    checkpoint: Optional[Path] = EVAL_CHECKPOINT_OPTION,
+    keep_output: Optional[str] = KEEP_OUTPUT_OPTION,
+    as_json: bool = EVAL_JSON_OPTION,
+    confidence: bool = CONFIDENCE_OPTION,
+    confidence_n: int = CONFIDENCE_N_OPTION,
+    seed: int = SEED_OPTION,
+    paired_ar: bool = PAIRED_AR_OPTION,
+    paired_n: Optional[int] = PAIRED_N_OPTION,
+    per_record: Optional[str] = PER_RECORD_OPTION,
+    worst: int = WORST_OPTION,
+    calibration: bool = CALIBRATION_OPTION,
+    calibration_bins: int = CALIBRATION_BINS_OPTION,
+    reliability_plot: Optional[str] = RELIABILITY_PLOT_OPTION,
 ) -> None:
     """Accuracy and macro-F1."""
-    from nlpcli.evaluate import evaluate_sentiment
+    from nlpcli.evaluate import read_sentiment
 
-    print_report(evaluate_sentiment(predictions, gold), as_json, ["accuracy", "macro_f1", "examples"])
+    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
+                                 calibration, calibration_bins, reliability_plot)
+    with systems_to_score(ctx, predictions, checkpoint, keep_output,
+                          lambda out: ["classify-sentiment", "-i", needed(source, "--source", "classify-sentiment"), "-o", out]) as (paths, names):
+        show_scores(read_sentiment(paths, gold), options, as_json, names)
 
 
-@evaluate_app.command("tag-entities")
+@evaluate_app.command("tag-entities", context_settings=RUN_AND_SCORE)
 def evaluate_tag_entities(
-    predictions: str = typer.Option(..., "--predictions", help="CoNLL: token ... tag, blank line between sentences."),
-    gold: str = typer.Option(..., "--gold", help="Gold CoNLL file (tag in the last column)."),
-    as_json: bool = typer.Option(False, "--json"),
+    ctx: typer.Context,
+    predictions: list[str] = typer.Option([], "--predictions", help="CoNLL (token ... tag), or tag-entities' jsonl of the gold sentences (with scores); several systems: repeat or list them."),
+    gold: str = typer.Option(..., "--gold", help="Gold CoNLL file (tag in the last column; with --checkpoint, also the input)."),
+    checkpoint: Optional[Path] = EVAL_CHECKPOINT_OPTION,
+    keep_output: Optional[str] = KEEP_OUTPUT_OPTION,
+    as_json: bool = EVAL_JSON_OPTION,
+    confidence: bool = CONFIDENCE_OPTION,
+    confidence_n: int = CONFIDENCE_N_OPTION,
+    seed: int = SEED_OPTION,
+    paired_ar: bool = PAIRED_AR_OPTION,
+    paired_n: Optional[int] = PAIRED_N_OPTION,
+    per_record: Optional[str] = PER_RECORD_OPTION,
+    worst: int = WORST_OPTION,
+    calibration: bool = CALIBRATION_OPTION,
+    calibration_bins: int = CALIBRATION_BINS_OPTION,
+    reliability_plot: Optional[str] = RELIABILITY_PLOT_OPTION,
 ) -> None:
     """Entity-level precision, recall and F1, overall and per type, counted as conlleval counts."""
-    from nlpcli.evaluate import evaluate_entities
+    from nlpcli.evaluate import read_entities, write_gold_sentences
 
-    report = evaluate_entities(predictions, gold)
-    if as_json:
-        print_report(report, as_json=True, keys=[])
-        return
-    print(report["signature"])
-    print(f"overall precision = {report['precision']} recall = {report['recall']} f1 = {report['f1']} "
-          f"(token accuracy {report['token_accuracy']}, {report['phrases_gold']} gold / {report['phrases_predicted']} predicted phrases)")
-    for kind, scores in report["per_type"].items():
-        print(f"{kind:>8} precision = {scores['precision']} recall = {scores['recall']} f1 = {scores['f1']} ({scores['predicted']} predicted)")
+    options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
+                                 calibration, calibration_bins, reliability_plot)
+
+    def tag(folder: str):
+        # CoNLL in, CoNLL out; --calibration needs entity scores, so the gold sentences go in as text and jsonl comes out
+        if not calibration:
+            return lambda out: ["tag-entities", "-i", gold, "--input-format", "conll", "--format", "conll", "-o", out]
+        sentences = write_gold_sentences(gold, str(Path(folder) / "sentences.txt")) if checkpoint else ""
+        return lambda out: ["tag-entities", "-i", sentences, "--format", "jsonl", "-o", out]
+
+    with tempfile.TemporaryDirectory(prefix="nlpcli-evaluate-") as folder, \
+            systems_to_score(ctx, predictions, checkpoint, keep_output, tag(folder)) as (paths, names):
+        show_scores(read_entities(paths, gold), options, as_json, names)
 
 
 SCORE_LABELS = {"bleu": "BLEU", "chrf": "chrF", "ter": "TER", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
