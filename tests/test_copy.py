@@ -1,6 +1,5 @@
 """summarize's pointer-generator: a copy distribution over the source mixed
 with the vocabulary distribution (ModelConfig.copy_attention)."""
-import pytest
 import torch
 import torch.nn.functional as F
 
