@@ -460,11 +460,11 @@ def score(task: TaskScoring, options: EvaluationOptions) -> dict:
                                     bootstrap_intervals(metric, statistics[0], options.confidence_n, options.seed).items()}
     else:
         report = compare_systems(task, statistics, options)
+    if options.calibration:  # before --per-record is written: a refusal leaves no half-made output
+        report["calibration"] = calibrate(task, options)
     records = write_per_record(task, statistics, options)
     if options.worst:
         report["worst"] = worst_records(task, records, options.worst)
-    if options.calibration:
-        report["calibration"] = calibrate(task, options)
     return report
 
 

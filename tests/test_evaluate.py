@@ -246,8 +246,10 @@ def test_calibration_error_and_reliability_diagram(tmp_path):
     # (.5,.6]: .6 right; (.6,.7]: .7 right; (.7,.8]: .8 wrong; (.8,.9]: .9 right -> |1-.6|+|1-.7|+|0-.8|+|1-.9| over 4
     assert calibration["ece"] == pytest.approx(100 * (0.4 + 0.3 + 0.8 + 0.1) / 4, abs=0.01)
     assert plot.read_bytes().startswith(b"\x89PNG")
-    no_probabilities = nlpcli("evaluate", "classify-sentiment", "--predictions", gold, "--gold", gold, "--calibration")
+    no_probabilities = nlpcli("evaluate", "classify-sentiment", "--predictions", gold, "--gold", gold, "--calibration",
+                              "--per-record", tmp_path / "records.jsonl")
     assert no_probabilities.returncode == 1 and b"--calibration needs predictions with probabilities" in no_probabilities.stderr
+    assert not (tmp_path / "records.jsonl").exists()
 
 
 @pytest.mark.parametrize("task, files, arguments, message", [
