@@ -54,13 +54,16 @@ def evaluate_answers(predictions_path: str, data_path: str) -> dict:
     stream = open_input(predictions_path)
     try:
         predictions = json.loads(stream.read().decode("utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except json.JSONDecodeError as error:
+        if not error.doc.strip():
+            raise InputError(f"predictions file {input_name(predictions_path)} is empty") from None
+        raise InputError(f"{input_name(predictions_path)}: not a JSON object of answers ({error})") from None
+    except UnicodeDecodeError as error:
         raise InputError(f"{input_name(predictions_path)}: not a JSON object of answers ({error})") from None
     finally:
         if predictions_path not in (None, "-"):
             stream.close()
-    if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
-        raise InputError(f"{input_name(predictions_path)}: expected one JSON object {{\"id\": \"answer text\"}}")
+    check_answer_predictions(predictions, input_name(predictions_path))
     questions = read_squad(data_path)
     if not questions:
         raise InputError(f"{data_path} holds no questions")
@@ -68,6 +71,15 @@ def evaluate_answers(predictions_path: str, data_path: str) -> dict:
     if unknown:
         raise InputError(f"{input_name(predictions_path)}: {len(unknown)} id(s) not in {data_path}, e.g. {unknown[0]!r}")
     return squad_report(predictions, questions)
+
+
+def check_answer_predictions(predictions, name: str) -> None:
+    """The official script's input: one JSON object of {id: answer text}."""
+    if not isinstance(predictions, dict):
+        raise InputError(f"{name}: expected one JSON object {{\"id\": \"answer text\"}}, found {type(predictions).__name__}")
+    for key, value in predictions.items():
+        if not isinstance(value, str):
+            raise InputError(f"{name}: the answer of {key!r} must be a string, found {type(value).__name__}")
 
 
 SENTIMENT_LABELS = {"positive": "positive", "pos": "positive", "1": "positive",
