@@ -161,9 +161,10 @@ class OutputWriter:
 
     def __init__(self, path: str | None, input_path: str | None = None) -> None:
         self.owned = self.wrapped = False
-        self.name, self.target, self.partial, self.lines = path or "<stdout>", None, None, 0
+        self.name = "<stdout>" if path in (None, "-") else path
+        self.target = self.partial = None  # the file's real path, and the temporary file beside it
+        self.lines = 0
         if path in (None, "-"):
-            self.name = "<stdout>"
             # our own UTF-8, LF-only view of stdout, whatever the locale says
             self.wrapped = hasattr(sys.stdout, "buffer")
             self.stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=True) \
