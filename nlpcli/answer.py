@@ -236,16 +236,27 @@ def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, ba
     return count
 
 
-def read_context(value: str) -> str:
-    """--context: a file's text if ``value`` names a file, else the text itself."""
+def read_context(value: str, warn=None) -> str:
+    """--context: the text of the file ``value`` names, if it names one, else ``value``
+    itself. A value that cannot be a file name (too long, a NUL) is text, never an
+    error; one word that looks like a path but names no file gets a warning."""
+    import re
     from pathlib import Path
 
     from nlpcli.errors import InputError
 
     path = Path(value)
     try:
-        if len(value) < 4096 and path.is_file():
-            return path.read_text(encoding="utf-8-sig")
+        is_file = path.is_file()
+    except (OSError, ValueError):  # ENAMETOOLONG and the like: no file can have this name
+        is_file = False
+    if not is_file:
+        if warn and re.fullmatch(r"\S*(/\S*|\.[A-Za-z]\w{0,4})", value):
+            warn(f"--context {value}: no such file; answering from these words as the context")
+        return value
+    try:
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(f"--context {value}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
-    return value
+    except OSError as error:
+        raise InputError(f"--context {value}: cannot read the file ({error.strerror})") from None

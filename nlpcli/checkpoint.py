@@ -19,7 +19,11 @@ FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, CARD_FILE = "config.json", "model.safetensors", "tokenizer.model", "README.md"
 TIED_WEIGHTS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "nlpcli-base"
+# A wheel carries the default checkpoint inside the package (setup.py copies it there);
+# a clone, or an editable install of one, has it at the top of the repository.
+_PACKAGE = Path(__file__).resolve().parent
+SHIPPED_LOCATIONS = (_PACKAGE / "checkpoints" / "nlpcli-base", _PACKAGE.parent / "checkpoints" / "nlpcli-base")
+DEFAULT_CHECKPOINT = next((folder for folder in SHIPPED_LOCATIONS if folder.is_dir()), SHIPPED_LOCATIONS[0])
 
 
 @dataclass
@@ -100,17 +104,29 @@ def default_model_card(config: dict) -> str:
     return f"# nlpcli checkpoint\n\nTasks: {tasks}\n\nModel: `{json.dumps(config['model'])}`\n"
 
 
+# the model settings a checkpoint must state (the others have safe defaults)
+REQUIRED_MODEL_KEYS = ("vocab_size", "d_model", "n_heads", "ffn_dim", "encoder_layers", "decoder_layers")
+
+
 def read_config(folder: Path) -> dict:
     folder = Path(folder)
+    if folder.is_file():
+        raise CheckpointError(f"checkpoint {folder} is a file; give the folder that holds {CONFIG_FILE}, "
+                              f"{WEIGHTS_FILE} and {TOKENIZER_FILE}")
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder not found: {folder}")
-    for name in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE):
-        if not (folder / name).is_file():
-            raise CheckpointError(f"checkpoint {folder} is missing {name}")
+    if not (folder / CONFIG_FILE).is_file():
+        raise CheckpointError(f"checkpoint {folder} is missing {CONFIG_FILE}")
     try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
+        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not valid JSON: {error}") from None
+    if isinstance(config, dict) and "format" not in config and ("model_type" in config or "architectures" in config):
+        raise CheckpointError(f"{folder} is a Hugging Face model folder, not an nlpcli checkpoint; "
+                              f"import it first: nlpcli convert --from hf {folder} OUT_FOLDER")
+    for name in (WEIGHTS_FILE, TOKENIZER_FILE):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"checkpoint {folder} is missing {name}")
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{folder / CONFIG_FILE} is not an nlpcli checkpoint config")
     if config.get("format_version") != FORMAT_VERSION:
@@ -138,8 +154,14 @@ def load_checkpoint(folder=None, device: str = "cpu") -> LoadedCheckpoint:
 
     folder = Path(folder) if folder else default_checkpoint_path()
     config = read_config(folder)
+    settings = config.get("model")
+    if not isinstance(settings, dict):
+        raise CheckpointError(f"{folder / CONFIG_FILE} has no \"model\" settings")
+    missing_keys = [key for key in REQUIRED_MODEL_KEYS if key not in settings]
+    if missing_keys:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: the model settings lack {', '.join(missing_keys)}")
     try:
-        model_config = ModelConfig.from_dict(config["model"])
+        model_config = ModelConfig.from_dict(settings)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{folder / CONFIG_FILE}: bad model settings: {error}") from None
     try:
@@ -155,7 +177,10 @@ def load_checkpoint(folder=None, device: str = "cpu") -> LoadedCheckpoint:
             f"{folder}: tokenizer has {len(tokenizer)} pieces but the model expects vocab_size={model_config.vocab_size}"
         )
 
-    model = Seq2SeqTransformer(model_config)
+    try:
+        model = Seq2SeqTransformer(model_config)
+    except (TypeError, ValueError, RuntimeError, AssertionError) as error:  # e.g. a size that is not a number
+        raise CheckpointError(f"{folder / CONFIG_FILE}: bad model settings: {error}") from None
     expected = {k: v.shape for k, v in model.state_dict().items() if k not in TIED_WEIGHTS}
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

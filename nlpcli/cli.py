@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 input/checkpoint/runtime error (one line on stderr),
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ from typing import Optional
 import typer
 
 from nlpcli import console
-from nlpcli.errors import InputError, NlpcliError, OutputClosed
+from nlpcli.errors import InputError, Interrupted, NlpcliError, OutputClosed, OutputError
 
 app = typer.Typer(
     help="Translate, summarize, answer, classify sentiment and tag entities with one attention encoder-decoder Transformer.",
@@ -56,9 +57,18 @@ def positive(name: str, value: int) -> int:
     return value
 
 
+def print_version() -> None:
+    from nlpcli import __version__
+
+    print(f"nlpcli {__version__}")
+    raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=lambda shown: shown and print_version(),
+                                 help="Print nlpcli's version and exit."),
 ) -> None:
     if debug:
         os.environ["NLPCLI_DEBUG"] = "1"
@@ -121,6 +131,16 @@ def is_interactive(texts, input: str | None, stream: bool) -> bool:
     return stream or (not texts and input in (None, "-") and stdin_is_interactive())
 
 
+def progress_bar(label: str, texts, input: str | None, output: str | None, stream: bool):
+    """A transient progress bar on stderr, only where it cannot share a line with
+    typed text or output: not for texts from arguments or a terminal, nor while
+    the output goes to the terminal."""
+    from nlpcli.textio import stdout_is_terminal
+
+    to_terminal = output in (None, "-") and stdout_is_terminal()
+    return console.progress(label, shown=not texts and not is_interactive(texts, input, stream) and not to_terminal)
+
+
 def run_records(texts, input, output, encoding_errors: EncodingErrors, stream: bool, batch_size: int, label: str,
                 make_handler, reporter) -> None:
     """Records from arguments, a file or stdin, through ``make_handler(source name,
@@ -129,7 +149,7 @@ def run_records(texts, input, output, encoding_errors: EncodingErrors, stream: b
 
     records, name = records_from(texts, input, encoding_errors.value, console.warn)
     interactive = is_interactive(texts, input, stream)
-    with OutputWriter(output) as writer, console.progress(label) as update, reporter as report:
+    with OutputWriter(output, input) as writer, progress_bar(label, texts, input, output, stream) as update, reporter as report:
         process_records(records, writer, make_handler(name, report), 1 if interactive else 16 * batch_size,
                         None if interactive else update)
 
@@ -179,7 +199,7 @@ def translate(
     translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks["translate"].get("style", "nlpcli"), src)
     if alignments and n_best > 1 and format == OutputFormat.text:
         raise InputError("--alignments goes with one hypothesis per line (drop --n-best or use --format jsonl)")
-    with OutputWriter(output) as writer, console.progress("translating") as update, \
+    with OutputWriter(output, input) as writer, progress_bar("translating", texts, input, output, stream) as update, \
             attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
         translate_stream(translator, records, writer, tgt, settings, format.value,
                          chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn,
@@ -246,7 +266,7 @@ class QuestionFormat(str, Enum):
 @app.command()
 def answer(
     questions: Optional[list[str]] = typer.Argument(None, help="Questions about --context (default: read -i FILE or stdin)."),
-    context: Optional[str] = typer.Option(None, "--context", help="The text to answer from: a file, or the text itself."),
+    context: Optional[str] = typer.Option(None, "--context", help="The text to answer from: the name of a file to read, or else the text itself."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help="Questions: lines (with --context), jsonl {id, context, question}, or a SQuAD v1.1 .json file."),
     output: Optional[str] = OUTPUT_OPTION,
     input_format: QuestionFormat = typer.Option(QuestionFormat.auto, "--input-format", help="auto: text with --context, squad for a .json file, else jsonl."),
@@ -285,9 +305,9 @@ def answer(
         items, name = squad_question_records(input), input
     else:
         records, name = records_from(questions, input, encoding_errors.value, console.warn)
-        items = question_records(records, kind, read_context(context) if context is not None else None, name)
+        items = question_records(records, kind, read_context(context, console.warn) if context is not None else None, name)
     interactive = is_interactive(questions, input, stream) and kind != "squad"
-    with OutputWriter(output) as writer, console.progress("answering") as update, \
+    with OutputWriter(output, input) as writer, progress_bar("answering", questions, input, output, stream) as update, \
             attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
         answer_questions(answerer, items, writer, format.value, 1 if interactive else batch_size,
                          None if interactive else update, reporter, chunk_size=1 if interactive else None)
@@ -370,7 +390,7 @@ def tag_entities(
     reporter = attention_reporter(show_attention, attention_out, layer, head, words)
     if input_format == EntityInputFormat.conll:
         records, name = records_from(texts, input, encoding_errors.value, console.warn)
-        with OutputWriter(output) as writer, console.progress("tagging") as update, reporter as report:
+        with OutputWriter(output, input) as writer, progress_bar("tagging", texts, input, output, False) as update, reporter as report:
             tag_conll_stream(tagger, records, writer, batch_size, name, console.warn, update, report)
         return
     fmt = "inline" if format == EntityFormat.text else format.value
@@ -786,31 +806,59 @@ def main(argv: list[str] | None = None) -> int:
         code = command.main(args=argv, prog_name="nlpcli", standalone_mode=False)
         if code == 130:
             console.error("interrupted")
+        flush_stdout()  # print()ed reports: a full disk shows here as one line, not as a complaint at exit
         return code if isinstance(code, int) else 0
     except typer.Exit as done:
         return done.exit_code
     except (typer.Abort, KeyboardInterrupt):
         console.error("interrupted")
         return 130
-    except typer.TyperException as usage:  # Typer's (click's) usage errors: exit 2
-        usage.show()
+    except Interrupted as stop:  # Ctrl-C while writing -o FILE: where the finished output is
+        console.error(f"interrupted; {stop}")
+        return 130
+    except typer.TyperException as usage:  # Typer's (click's) usage errors: exit 2, one line
+        context, message = getattr(usage, "ctx", None), usage.format_message()
+        if "\n" in message:  # `nlpcli` or `nlpcli evaluate` alone: the message is the help
+            usage.show()
+        else:
+            console.error(f"{message} (see {context.command_path if context else 'nlpcli'} --help)")
         return usage.exit_code
     except (OutputClosed, BrokenPipeError):
         # the reader went away (| head): exit quietly, and keep Python from
         # complaining when it flushes stdout at shutdown
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        from nlpcli.textio import discard_stdout
+
+        discard_stdout()
         return 0
     except NlpcliError as problem:
         if os.environ.get("NLPCLI_DEBUG"):
             raise
-        console.error(str(problem))
+        console.error("; ".join([str(problem), *getattr(problem, "__notes__", [])]))
         return 1
     except Exception as problem:  # noqa: BLE001 - last resort: one line, not a traceback
         if os.environ.get("NLPCLI_DEBUG"):
             raise
-        console.error(f"{type(problem).__name__}: {problem} (run with --debug for the traceback)")
+        if isinstance(problem, OSError) and problem.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            from nlpcli.textio import discard_stdout
+
+            discard_stdout()  # a print() to a full disk: Python would fail again at exit
+            console.error(f"cannot write {problem.filename or 'the output'}: {problem.strerror}")
+            return 1
+        console.error("; ".join([f"{type(problem).__name__}: {problem} (run with --debug for the traceback)",
+                                 *getattr(problem, "__notes__", [])]))
         return 1
+
+
+def flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
+    except OSError as error:
+        from nlpcli.textio import discard_stdout
+
+        discard_stdout()
+        raise OutputError(f"cannot write <stdout>: {error.strerror}") from None
 
 
 def entry_point() -> None:

@@ -35,9 +35,10 @@ def info(message: str) -> None:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None):
-    """Yields ``update(completed)``; draws a bar only when stderr is a terminal."""
-    if _quiet or not stderr.is_terminal:
+def progress(description: str, shown: bool = True, total: int | None = None):
+    """Yields ``update(completed)``; draws a transient bar only when ``shown`` and
+    stderr is a terminal."""
+    if not shown or _quiet or not stderr.is_terminal:
         yield lambda completed: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

@@ -17,5 +17,13 @@ class RecipeError(NlpcliError):
     pass
 
 
+class OutputError(NlpcliError):
+    """Writing the output failed (a full disk): the run stops with one line."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with what became of the output (exit code 130)."""
+
+
 class OutputClosed(Exception):
     """The reader of our output went away (``| head``): stop quietly."""

@@ -257,16 +257,22 @@ def read_answer_predictions(path: str) -> tuple[dict[str, str], dict[str, float]
     finally:
         if path not in (None, "-"):
             stream.close()
+    if not text.strip():
+        raise InputError(f"predictions file {name} is empty")
     try:
         whole = json.loads(text)
     except json.JSONDecodeError as error:
         whole = None if text.lstrip().startswith("{") and "\n{" in text.strip() else error
     if isinstance(whole, json.JSONDecodeError):
         raise InputError(f"{name}: not a JSON object of answers ({whole})")
-    if isinstance(whole, dict) and all(isinstance(v, str) for v in whole.values()) and "answer" not in whole:
+    if isinstance(whole, dict) and "id" not in whole and "answer" not in whole:
+        for key, value in whole.items():
+            if not isinstance(value, str):
+                raise InputError(f"{name}: the answer of {key!r} must be a string, found {type(value).__name__}")
         return whole, {}
-    if whole is not None and not (isinstance(whole, dict) and "id" in whole):
-        raise InputError(f"{name}: expected one JSON object {{\"id\": \"answer text\"}} or jsonl {{\"id\", \"answer\", \"score\"}}")
+    if whole is not None and not isinstance(whole, dict):
+        raise InputError(f"{name}: expected one JSON object {{\"id\": \"answer text\"}} or jsonl "
+                         f"{{\"id\", \"answer\", \"score\"}}, found {type(whole).__name__}")
     answers, scores = {}, {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -112,6 +112,8 @@ class AttentionReporter:
         self.suffix = Path(out).suffix.lower() if out else ""
         if out and self.suffix not in (".json", ".html", ".png", ".svg"):
             raise InputError(f"--attention-out {out}: the file name must end in .json, .html, .png or .svg")
+        if out and "{i}" not in out and Path(out).is_dir():
+            raise InputError(f"--attention-out {out}: it is a folder; give a file name")
         if self.suffix in (".png", ".svg"):
             _pyplot()  # fail now, not after the first record
         self.per_record = bool(out) and ("{i}" in out or self.suffix in (".png", ".svg"))

@@ -17,6 +17,8 @@ def select_device(name: str) -> str:
 
 
 def set_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}")
     if threads:
         import torch
 

@@ -2,14 +2,17 @@
 input order, and turn every I/O problem into a one-line error naming the place."""
 from __future__ import annotations
 
+import errno
 import io
+import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from nlpcli.errors import InputError, OutputClosed
+from nlpcli.errors import InputError, Interrupted, OutputClosed, OutputError
 
 # keep tab; everything else below U+0020 (and DEL) would corrupt line-based output
 _CONTROL = {c: " " for c in list(range(0x00, 0x09)) + list(range(0x0A, 0x20)) + [0x7F]}
@@ -131,50 +134,141 @@ def stdin_is_interactive() -> bool:
         return False
 
 
-class OutputWriter:
-    """Writes records (lines) to a file or stdout, LF endings, flushed per chunk."""
+def discard_stdout() -> None:
+    """Point stdout at /dev/null: what it still buffers can never be written (a
+    closed pipe, a full disk), and Python would complain when it flushes at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
-    def __init__(self, path: str | None) -> None:
+
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class OutputWriter:
+    """Writes records (lines) to a file or stdout, LF endings, flushed per chunk.
+
+    A file is written under a temporary name beside it (``NAME.XXXXXXXX.partial``)
+    and renamed to NAME when the run ends well, so an earlier NAME is never
+    replaced by a half-written file. A run that fails or is interrupted leaves NAME
+    as it was and keeps the lines it finished in the .partial file, which the error
+    message names. Devices and pipes (/dev/stdout, /dev/full, a FIFO) are written
+    directly. Writing over the input file is refused."""
+
+    def __init__(self, path: str | None, input_path: str | None = None) -> None:
         self.owned = self.wrapped = False
+        self.name = "<stdout>" if path in (None, "-") else path
+        self.target = self.partial = None  # the file's real path, and the temporary file beside it
+        self.lines = 0
         if path in (None, "-"):
             # our own UTF-8, LF-only view of stdout, whatever the locale says
             self.wrapped = hasattr(sys.stdout, "buffer")
             self.stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=True) \
                 if self.wrapped else sys.stdout
         else:
-            folder = Path(path).parent
-            if not folder.is_dir():
-                raise InputError(f"cannot write {path}: folder {folder} does not exist")
-            try:
-                self.stream = open(path, "w", encoding="utf-8", newline="\n")
-            except (PermissionError, IsADirectoryError) as error:
-                raise InputError(f"cannot write {path}: {error.strerror}") from None
+            self.stream = self._open(path, input_path)
             self.owned = True
+
+    def _open(self, path: str, input_path: str | None):
+        given = Path(path)
+        if given.is_dir():
+            raise InputError(f"cannot write {path}: it is a folder")
+        folder = given.parent
+        if not folder.is_dir():
+            raise InputError(f"cannot write {path}: folder {folder} does not exist")
+        if input_path not in (None, "-") and given.exists() and Path(input_path).exists() \
+                and os.path.samefile(given, input_path):
+            raise InputError(f"-o {path} is the input file; write the output to another file")
+        target = Path(os.path.realpath(given))  # through a symlink, as writing to it would go
+        try:
+            if target.exists() and not target.is_file():  # a device or a pipe: nothing to replace
+                return open(target, "w", encoding="utf-8", newline="\n")
+            if target.exists() and not os.access(target, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            handle, partial = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".partial", dir=target.parent)
+        except OSError as error:
+            raise InputError(f"cannot write {path}: {error.strerror}") from None
+        self.target, self.partial = target, Path(partial)
+        return open(handle, "w", encoding="utf-8", newline="\n")
 
     def write(self, line: str) -> None:
         try:
             self.stream.write(line + "\n")
         except BrokenPipeError:
             raise OutputClosed from None
+        except OSError as error:
+            self._failed(error)
+        self.lines += 1
 
     def flush(self) -> None:
         try:
             self.stream.flush()
         except BrokenPipeError:
             raise OutputClosed from None
+        except OSError as error:
+            self._failed(error)
+
+    def _failed(self, error: OSError):
+        if not self.owned:
+            discard_stdout()
+        raise OutputError(f"cannot write {self.name}: {error.strerror}") from None
 
     def close(self) -> None:
+        """The run went well: flush, and put the file in place."""
         self.flush()
         if self.owned:
             self.stream.close()
+            if self.partial:
+                mode = self.target.stat().st_mode if self.target.exists() else 0o666 & ~_umask()
+                os.chmod(self.partial, mode & 0o7777)  # mkstemp makes owner-only files
+                os.replace(self.partial, self.target)
         elif self.wrapped:
             self.stream.detach()  # leaves sys.stdout itself open
+
+    def abandon(self) -> str | None:
+        """The run failed: keep NAME as it was; return the file that keeps the
+        finished lines, if there are any."""
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):  # the reason the run failed, or already closed
+            pass
+        if self.owned:
+            self.stream.close()
+        elif self.wrapped:
+            self.stream.detach()
+        if not self.partial:
+            return None
+        if self.lines and self.partial.stat().st_size:
+            return str(self.partial)
+        self.partial.unlink(missing_ok=True)
+        return None
 
     def __enter__(self) -> "OutputWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, problem, trace) -> None:
+        if problem is None:
+            try:
+                self.close()
+            except OutputClosed:
+                pass
+            return
         try:
-            self.close()
-        except (OutputClosed, ValueError):
-            pass
+            kept = self.abandon()
+        except OSError:
+            kept = None
+        if kept:
+            note = f"the output finished before it is in {kept} ({self.target.name} was left as it was)"
+            if isinstance(problem, KeyboardInterrupt):
+                raise Interrupted(note) from None
+            problem.add_note(note)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

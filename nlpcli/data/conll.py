@@ -3,11 +3,13 @@ the last column, a blank line between sentences, ``-DOCSTART-`` lines between
 documents."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nlpcli.errors import InputError
 
 DOCSTART = "-DOCSTART-"
+TAG = re.compile(r"O|[BIES]-\S+")  # what conlleval reads: IOB1, IOB2 or IOBES
 
 
 @dataclass
@@ -32,6 +34,8 @@ def read_conll(lines, name: str, tagged: bool = True) -> list[Sentence]:
             continue
         if tagged and len(columns) < 2:
             raise InputError(f"{name}, line {number}: expected a token and a tag, found {line!r}")
+        if tagged and not TAG.fullmatch(columns[-1]):
+            raise InputError(f"{name}, line {number}: tag {columns[-1]!r} is not O, or B-, I-, E-, S- and a type (B-PER)")
         current.tokens.append(columns[0])
         current.tags.append(columns[-1] if tagged else "")
         current.lines.append(number)

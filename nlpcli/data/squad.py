@@ -24,8 +24,14 @@ def read_squad(path: str | Path) -> list[Question]:
         dataset = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise InputError(f"SQuAD file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"SQuAD file {path} is a folder") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        if not path.read_bytes().strip():
+            raise InputError(f"SQuAD file {path} is empty") from None
         raise InputError(f"{path}: not valid SQuAD JSON ({error})") from None
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("data"), list):
+        raise InputError(f"{path}: not SQuAD v1.1 JSON (expected an object with a \"data\" list, found {type(dataset).__name__})")
     questions = []
     try:
         for a, article in enumerate(dataset["data"]):
