@@ -8,7 +8,7 @@ import pytest
 
 from nlpcli.errors import InputError
 from nlpcli.textio import OutputWriter
-from test_cli import ENV, lines, nlpcli
+from test_cli import ENV, nlpcli
 
 
 def test_a_file_appears_only_when_the_run_ends_well(tmp_path):
