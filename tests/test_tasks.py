@@ -10,6 +10,7 @@ from nlpcli.crf import allowed_transitions, viterbi
 from nlpcli.data.task_data import clean_text
 from nlpcli.entities import encode_words, split_words, tags_to_spans
 from nlpcli.errors import InputError
+from nlpcli.model import ModelConfig
 from nlpcli.tasks import ENTITY_TAGS, TASK_TOKENS
 from nlpcli.tokenizer import Tokenizer
 
@@ -91,7 +92,7 @@ class PointAtPieces(torch.nn.Module):
     def __init__(self, target: list[int], max_positions: int = 48):
         super().__init__()
         self.target = target
-        self.config = type("Config", (), {"max_positions": max_positions, "answer_end_given_start": False})()
+        self.config = ModelConfig(max_positions=max_positions)
 
     def span_logits(self, src):
         start, end = torch.zeros(src.shape), torch.zeros(src.shape)
@@ -102,7 +103,8 @@ class PointAtPieces(torch.nn.Module):
                     start[row, i], end[row, i + n - 1] = 10, 10
         return start, end
 
-    def span_pair_logits(self, src, question_match, max_tokens):
+    def span_pair_logits(self, src, question_match, max_tokens=0):
+        max_tokens = max_tokens or self.config.answer_max_tokens
         start, end = self.span_logits(src)
         ends = (torch.arange(src.size(1))[:, None] + torch.arange(max_tokens)).clamp(max=src.size(1) - 1)
         return start, end[:, ends]
