@@ -6,7 +6,7 @@ import torch
 
 from nlpcli.attention_maps import AttentionMap, alignments, cross_attention, word_groups
 from nlpcli.heatmap import AttentionReporter, render_text
-from test_cli import lines, nlpcli
+from test_cli import lines, nlpcli, run_in_process
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,9 @@ def test_attention_maps_are_the_same_at_batch_sizes_1_and_4(toy_checkpoint, tmp_
     text = "a dog\nthe big red dog sees a small cat in the park\n\ncat\na man runs\n"
     maps = {}
     for size in (1, 4):
-        result = nlpcli("translate", "-c", toy_checkpoint, "--batch-size", size, "--attention-out", tmp_path / f"{size}.json",
-                        stdin=text)
-        assert result.returncode == 0, result.stderr
+        code, _, error = run_in_process("translate", "-c", toy_checkpoint, "--batch-size", size,
+                                        "--attention-out", tmp_path / f"{size}.json", stdin=text)
+        assert code == 0, error
         maps[size] = json.loads((tmp_path / f"{size}.json").read_text())
     assert [m["record"] for m in maps[1]] == [1, 2, 4, 5]  # the blank line has no map
     for one, four in zip(maps[1], maps[4], strict=True):

@@ -321,14 +321,27 @@ def test_int8_weights_translate_like_fp32(toy_checkpoint):
     assert code == 0 and calls["float"] > 0 and calls["dynamic int8"] == 0
 
 
-def run_watching_linear_layers(args: list) -> tuple[int, str, dict]:
-    """Run the command line in this process, counting the forward calls of float
-    (torch.nn.Linear) and dynamic int8 linear layers: (exit code, stdout, counts)."""
+def run_in_process(*args, stdin: str = "") -> tuple[int, str, str]:
+    """Run the command line in this process (no interpreter start-up, and the model that
+    runs can be watched): (exit code, stdout, stderr)."""
     import contextlib
     import io
     from unittest import mock
 
     from nlpcli.cli import main
+
+    stdout, stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8"), io.StringIO()
+    with mock.patch.object(sys, "stdout", stdout), contextlib.redirect_stderr(stderr), \
+            mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")):
+        code = main([str(a) for a in args])
+        stdout.flush()
+    return code, stdout.buffer.getvalue().decode(), stderr.getvalue()
+
+
+def run_watching_linear_layers(args: list) -> tuple[int, str, dict]:
+    """Run the command line in this process, counting the forward calls of float
+    (torch.nn.Linear) and dynamic int8 linear layers: (exit code, stdout, counts)."""
+    from unittest import mock
 
     dynamic = torch.ao.nn.quantized.dynamic.Linear
     calls = {"float": 0, "dynamic int8": 0, "weights": set()}
@@ -343,10 +356,6 @@ def run_watching_linear_layers(args: list) -> tuple[int, str, dict]:
         calls["weights"].add(self.weight().dtype)
         return int8_forward(self, x)
 
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with mock.patch.object(torch.nn.Linear, "forward", watch_float), mock.patch.object(dynamic, "forward", watch_int8), \
-            mock.patch.object(sys, "stdout", stdout), contextlib.redirect_stderr(io.StringIO()):
-        code = main([str(a) for a in args])
-        stdout.flush()
-        out = stdout.buffer.getvalue().decode()
+    with mock.patch.object(torch.nn.Linear, "forward", watch_float), mock.patch.object(dynamic, "forward", watch_int8):
+        code, out, _ = run_in_process(*args)
     return code, out, calls

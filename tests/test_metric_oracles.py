@@ -10,13 +10,13 @@ from collections import Counter
 import pytest
 
 from nlpcli.metrics import answer_f1, normalize_answer
-from test_cli import nlpcli
+from test_cli import run_in_process
 
 
 def evaluate_json(*args) -> dict:
-    result = nlpcli("evaluate", *args, "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    code, out, error = run_in_process("evaluate", *args, "--json")
+    assert code == 0, error
+    return json.loads(out)
 
 
 # ---- ROUGE: rouge-score's own per-document F1, averaged over documents ----------

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import write_toy_recipe
-from test_cli import ENV, converse, lines, nlpcli, run_watching_linear_layers
+from test_cli import ENV, converse, nlpcli, run_in_process, run_watching_linear_layers
 
 CONTEXT = "Anna lives in Rome . Anna works at Siemens ."
 
@@ -33,15 +33,15 @@ def test_stream_answers_each_line_as_it_is_read_for_every_task(toy_tasks_checkpo
 
 
 def test_blank_lines_in_conll_and_n_best_output(toy_tasks_checkpoint, toy_checkpoint):
-    conll = nlpcli("tag-entities", "-c", toy_tasks_checkpoint, "--format", "conll",
-                   stdin="Mary Smith eats in Berlin\n\nAnna runs at Siemens\n")
-    assert conll.returncode == 0, conll.stderr
-    assert lines(conll) == ["Mary\tB-PER", "Smith\tI-PER", "eats\tO", "in\tO", "Berlin\tB-LOC", "",
-                            "",  # a blank input line: one blank line
-                            "Anna\tB-PER", "runs\tO", "at\tO", "Siemens\tB-ORG", ""]
-    n_best = nlpcli("translate", "-c", toy_checkpoint, "--n-best", "3", stdin="a dog\n\na cat\n")
-    assert n_best.returncode == 0, n_best.stderr
-    out = lines(n_best)
+    code, conll, error = run_in_process("tag-entities", "-c", toy_tasks_checkpoint, "--format", "conll",
+                                        stdin="Mary Smith eats in Berlin\n\nAnna runs at Siemens\n")
+    assert code == 0, error
+    assert conll.split("\n")[:-1] == ["Mary\tB-PER", "Smith\tI-PER", "eats\tO", "in\tO", "Berlin\tB-LOC", "",
+                                      "",  # a blank input line: one blank line
+                                      "Anna\tB-PER", "runs\tO", "at\tO", "Siemens\tB-ORG", ""]
+    code, n_best, error = run_in_process("translate", "-c", toy_checkpoint, "--n-best", "3", stdin="a dog\n\na cat\n")
+    assert code == 0, error
+    out = n_best.split("\n")[:-1]
     assert len(out) == 7 and out[3] == ""  # n lines per sentence, one empty line for the blank one
     assert [line.split(" ||| ")[0] for line in out[:3] + out[4:]] == ["0"] * 3 + ["2"] * 3  # numbered by input line
     assert out[0].split(" ||| ")[1] == "ein hund" and out[4].split(" ||| ")[1] == "ein katze"
@@ -59,37 +59,36 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_jsonl_alignments(toy_checkpoint):
-    result = nlpcli("translate", "-c", toy_checkpoint, "--format", "jsonl", "--alignments",
-                    stdin="a man runs\n\nthe big dog sees a ball\n")
-    assert result.returncode == 0, result.stderr
-    first, empty, third = [json.loads(line) for line in lines(result)]
+    code, out, error = run_in_process("translate", "-c", toy_checkpoint, "--format", "jsonl", "--alignments",
+                                      stdin="a man runs\n\nthe big dog sees a ball\n")
+    assert code == 0, error
+    first, empty, third = [json.loads(line) for line in out.splitlines()]
     assert first["translation"] == "ein mann rennt" and first["alignments"] == [[0, 0], [1, 1], [2, 2]]
     assert empty["empty"] is True and empty["alignments"] == []
     assert third["alignments"] == [[i, i] for i in range(6)]
-    with_n_best = json.loads(lines(nlpcli("translate", "-c", toy_checkpoint, "--format", "jsonl", "--alignments",
-                                          "--n-best", "2", "a man runs"))[0])
+    _, out, _ = run_in_process("translate", "-c", toy_checkpoint, "--format", "jsonl", "--alignments", "--n-best", "2", "a man runs")
+    with_n_best = json.loads(out)
     assert with_n_best["alignments"] == first["alignments"] and len(with_n_best["n_best"]) == 2
 
 
 def test_layer_head_svg_and_one_json_file_per_record(toy_checkpoint, tmp_path):
     text = "a man runs\n\nthe cat sleeps\n"
-    chosen = nlpcli("translate", "-c", toy_checkpoint, "--show-attention", "--layer", "0", "--head", "1",
-                    "--attention-out", tmp_path / "map.svg", stdin=text)
-    assert chosen.returncode == 0, chosen.stderr
-    assert lines(chosen) == ["ein mann rennt", "", "der katze schlaeft"]
-    assert chosen.stderr.decode().count("cross-attention, layer 0, head 1") == 2
-    assert "layer 1" not in chosen.stderr.decode() and "mean of" not in chosen.stderr.decode()
+    code, out, shown = run_in_process("translate", "-c", toy_checkpoint, "--show-attention", "--layer", "0", "--head", "1",
+                                      "--attention-out", tmp_path / "map.svg", stdin=text)
+    assert code == 0, shown
+    assert out.split("\n")[:-1] == ["ein mann rennt", "", "der katze schlaeft"]
+    assert shown.count("cross-attention, layer 0, head 1") == 2 and "layer 1" not in shown and "mean of" not in shown
     for number in (1, 3):  # SVG: one file per record, numbered by input line
         assert b"<svg" in (tmp_path / f"map-{number}.svg").read_bytes()
     assert not (tmp_path / "map-2.svg").exists() and not (tmp_path / "map.svg").exists()
 
-    averaged = nlpcli("translate", "-c", toy_checkpoint, "--show-attention", "--layer", "mean", "--head", "mean", "a cat")
-    assert "cross-attention, mean of 2 layers, mean of 4 heads" in averaged.stderr.decode()
-    wrong = nlpcli("translate", "-c", toy_checkpoint, "--show-attention", "--layer", "2", "a cat")
-    assert wrong.returncode == 1 and "--layer 2: this model has layers 0 to 1" in wrong.stderr.decode()
+    _, _, averaged = run_in_process("translate", "-c", toy_checkpoint, "--show-attention", "--layer", "mean", "--head", "mean", "a cat")
+    assert "cross-attention, mean of 2 layers, mean of 4 heads" in averaged
+    code, _, wrong = run_in_process("translate", "-c", toy_checkpoint, "--show-attention", "--layer", "2", "a cat")
+    assert code == 1 and "--layer 2: this model has layers 0 to 1" in wrong
 
-    per_record = nlpcli("translate", "-c", toy_checkpoint, "--attention-out", tmp_path / "record{i}.json", stdin=text)
-    assert per_record.returncode == 0, per_record.stderr
+    code, _, error = run_in_process("translate", "-c", toy_checkpoint, "--attention-out", tmp_path / "record{i}.json", stdin=text)
+    assert code == 0, error
     assert sorted(p.name for p in tmp_path.glob("record*.json")) == ["record1.json", "record3.json"]
     third = json.loads((tmp_path / "record3.json").read_text())
     assert third["record"] == 3 and third["kind"] == "cross-attention" and third["rows"][-1] == "</s>"
@@ -123,12 +122,11 @@ def test_int8_runs_dynamic_int8_linear_layers_for_every_task(toy_tasks_checkpoin
         assert int8 == fp32
 
 
-def test_the_checkpoint_can_come_from_the_environment(toy_checkpoint):
-    env = {**ENV, "NLPCLI_CHECKPOINT": str(toy_checkpoint)}
-    run = subprocess.run([sys.executable, "-m", "nlpcli", "translate", "a man runs"], capture_output=True, env=env, timeout=300)
-    assert run.returncode == 0 and run.stdout == b"ein mann rennt\n", run.stderr
-    info = subprocess.run([sys.executable, "-m", "nlpcli", "info", "--json"], capture_output=True, env=env, timeout=300)
-    assert json.loads(info.stdout)["parameters"] == 188_160  # the toy model, not the shipped one
+def test_the_checkpoint_can_come_from_the_environment(toy_checkpoint, monkeypatch):
+    monkeypatch.setenv("NLPCLI_CHECKPOINT", str(toy_checkpoint))
+    assert run_in_process("translate", "a man runs")[:2] == (0, "ein mann rennt\n")
+    code, info, _ = run_in_process("info", "--json")
+    assert code == 0 and json.loads(info)["parameters"] == 188_160  # the toy model, not the shipped one
 
 
 def test_help_does_not_import_torch():
@@ -145,21 +143,21 @@ def test_plot_training_draws_a_run(toy_checkpoint, tmp_path):
     pytest.importorskip("matplotlib")
     run = toy_checkpoint.parent
     for name, magic in (("curves.png", b"\x89PNG\r\n\x1a\n"), ("curves.svg", b"<?xml")):
-        result = nlpcli("plot-training", run, "-o", tmp_path / name)
-        assert result.returncode == 0, result.stderr
-        assert (tmp_path / name).read_bytes().startswith(magic) and str(tmp_path / name) in result.stderr.decode()
-    empty = nlpcli("plot-training", tmp_path, "-o", tmp_path / "x.png")
-    assert empty.returncode == 1 and b"has no metrics.jsonl" in empty.stderr and not (tmp_path / "x.png").exists()
+        code, _, error = run_in_process("plot-training", run, "-o", tmp_path / name)
+        assert code == 0, error
+        assert (tmp_path / name).read_bytes().startswith(magic) and str(tmp_path / name) in error
+    code, _, error = run_in_process("plot-training", tmp_path, "-o", tmp_path / "x.png")
+    assert code == 1 and "has no metrics.jsonl" in error and not (tmp_path / "x.png").exists()
 
 
 def test_min_len_makes_summaries_at_least_that_long(toy_tasks_checkpoint):
     document = json.dumps({"document": "a big red house"}) + "\n"
 
     def summary_tokens(*options) -> list[str]:
-        result = nlpcli("summarize", "-c", toy_tasks_checkpoint, "--input-format", "jsonl", "--format", "jsonl", "--beam", "2",
-                        *options, stdin=document)
-        assert result.returncode == 0, result.stderr
-        record = json.loads(lines(result)[0])
+        code, out, error = run_in_process("summarize", "-c", toy_tasks_checkpoint, "--input-format", "jsonl", "--format", "jsonl",
+                                          "--beam", "2", *options, stdin=document)
+        assert code == 0, error
+        record = json.loads(out)
         assert record["tokens"][-1] == "</s>"
         return record["tokens"][:-1]
 
