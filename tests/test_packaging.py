@@ -49,7 +49,8 @@ def test_the_wheel_holds_the_package_and_the_default_checkpoint_only(built):
     assert outside == []
     assert not [n for n in names if "/checkpoints/" not in n and not n.endswith(".py") and ".dist-info/" not in n]
     members = tarfile.open(sdist).getnames()
-    assert not [m for m in members if "/trunk" in m or "/runs" in m or "translate-en-de" in m]
+    top = f"nlpcli-{nlpcli.__version__}/"
+    assert not [m for m in members if m.startswith((top + "trunk", top + "runs")) or "translate-en-de" in m]
     assert {m.rsplit("/", 1)[1] for m in members if "/checkpoints/nlpcli-base/" in m} == CHECKPOINT_FILES
 
 
