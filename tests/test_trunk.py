@@ -105,7 +105,9 @@ def test_a_release_is_the_trunk_cooled_down_and_counts_every_continuation(tmp_pa
         ("continuation", 30), ("continuation", 20), ("cooldown", 10)]
     assert training["totals"]["steps"] == 60
     assert training["totals"]["source_tokens"]["translate"] == training["source_tokens_seen"]["translate"]
-    assert training["totals"]["device_hours"]["cpu"] > 0
+    assert training["totals"]["device_hours"]["cpu"] == pytest.approx(
+        sum(r["device_hours"] for r in training["history"]), abs=1e-4)
+    assert all(r["hardware_kind"] == "cpu" and r["seconds"] >= 0 for r in training["history"])
     events = [json.loads(line) for line in (tmp_path / "release" / "metrics.jsonl").read_text().splitlines()]
     last_lr = [e["lr"] for e in events if "lr" in e][-1]  # step 59: 9/10 of the way down
     assert last_lr == pytest.approx(0.005 * (1 - math.sqrt(0.9)))

@@ -181,5 +181,5 @@ def totals(history: list[dict]) -> dict:
     for record in history:
         kind = record.get("hardware_kind", "cpu")
         hours[kind] = hours.get(kind, 0.0) + record.get("device_hours", 0.0)
-    return {"steps": sum(r.get("steps", 0) for r in history), "device_hours": {k: round(v, 3) for k, v in hours.items()},
+    return {"steps": sum(r.get("steps", 0) for r in history), "device_hours": {k: round(v, 4) for k, v in hours.items()},
             "source_tokens": tokens}
