@@ -1,24 +1,31 @@
 """``nlpcli info``: what a checkpoint is, serves, and scored."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-from nlpcli.checkpoint import read_config
+from nlpcli.checkpoint import WEIGHTS_FILE, read_config
+from nlpcli.errors import CheckpointError
+
+
+def stored_parameters(weights_file: Path) -> int:
+    """Parameters as the weights file's header lists them (tied weights stored once):
+    what the model holds, read without loading a tensor and without a formula that
+    could drift from nlpcli/model.py."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights_file), framework="numpy") as weights:
+            return sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{weights_file} is unreadable or truncated ({error})") from None
 
 
 def describe(folder: Path) -> dict:
-    """Read config.json only (no weights are loaded), plus file sizes."""
+    """Read config.json and the weights file's header only (no weights are loaded), plus file sizes."""
     config = read_config(folder)
     model = config["model"]
-    d, ffn, vocab = model["d_model"], model["ffn_dim"], model["vocab_size"]
-    attention = 4 * (d * d + d)
-    encoder_layer = attention + 2 * ffn * d + ffn + d + 4 * d
-    decoder_layer = 2 * attention + 2 * ffn * d + ffn + d + 6 * d
-    parameters = vocab * d + model["encoder_layers"] * encoder_layer + model["decoder_layers"] * decoder_layer + 4 * d
-    # the task output layers on the encoder: pooling + classifier, tagger, span pointer
-    labels, tags = model.get("sentiment_labels", 0), model.get("entity_tags", 0)
-    parameters += (d + 1 + labels * (d + 1) if labels else 0) + tags * (d + 1) + (2 * (d + 1) if model.get("answer_spans") else 0)
-    parameters += tags * tags if model.get("entity_crf") else 0  # the CRF's tag-pair scores
+    parameters = stored_parameters(Path(folder) / WEIGHTS_FILE)
     return {
         "path": str(folder),
         "parameters": parameters,
