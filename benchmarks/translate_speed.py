@@ -48,7 +48,7 @@ def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
     if engine == "nlpcli-bf16":
         from nlpcli.runtime import to_bfloat16
 
-        loaded.model = to_bfloat16(loaded.model, int8=False)
+        loaded.model = to_bfloat16(loaded.model)
     translator = Translator(loaded.model, loaded.tokenizer)
     settings = GenerationSettings(beam=beam, batch_size=batch_size)
     return lambda encoded: [nbest[0].tokens for nbest in translator.translate_ids(encoded, settings)]

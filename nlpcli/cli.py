@@ -113,13 +113,15 @@ def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: boo
     from nlpcli.runtime import quantize_int8, select_device, set_threads, to_bfloat16
     from nlpcli.tasks import check_task
 
+    if bf16 and int8:  # refused before the checkpoint is loaded
+        raise InputError("--bf16 and --int8 are two ways to speed up the model: give one of them")
     console.set_quiet(quiet)
     set_threads(threads)
     device = select_device(device)
     loaded = load_checkpoint(checkpoint, device)
     check_task(loaded.info, task)
     if bf16:
-        loaded.model = to_bfloat16(loaded.model, int8)
+        loaded.model = to_bfloat16(loaded.model)
     if int8:
         loaded.model = quantize_int8(loaded.model, device)
     return loaded, device

@@ -25,14 +25,12 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def to_bfloat16(model, int8: bool):
+def to_bfloat16(model):
     """bfloat16 weights and activations: faster on CPUs with bfloat16 matrix
     instructions (AVX512-BF16, AMX) and on GPUs; outputs may differ slightly from
     float32 (the scores, probabilities and CRF are still computed in float32)."""
     import torch
 
-    if int8:
-        raise InputError("--bf16 and --int8 are two ways to speed up the model: give one of them")
     return model.to(torch.bfloat16)
 
 
