@@ -19,6 +19,9 @@ from nlpcli.errors import InputError
 
 RUN_AND_SCORE = {"allow_extra_args": True, "ignore_unknown_options": True}
 
+# A required option after optional ones is written `= ...`: Typer's mark for "required" (a Python
+# default is needed only because the options before it have one).
+
 
 def evaluation_options(confidence: bool, confidence_n: int, seed: int, paired_ar: bool, paired_n: Optional[int],
                        per_record: Optional[str], worst: int, calibration: bool = False, calibration_bins: int = 10,
