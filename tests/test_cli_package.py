@@ -121,3 +121,18 @@ def test_info_rendering_is_a_plain_function():
     ]
     imported = {**details, "tasks": {}, "evaluation": {}, "training": {"imported_from": "facebook/m2m100_418M", "format": "hf"}}
     assert render_info(imported).split("\n")[3:] == ["imported     from facebook/m2m100_418M (hf)"]
+
+
+def test_no_help_page_imports_torch():
+    """Every command's --help (and evaluate's), not only those test_readme_promises runs, stays light."""
+    import subprocess
+    import sys
+
+    pages = [[name, "--help"] for name in ("info", "convert", "plot-training", *TASK_COMMANDS)]
+    pages += [["evaluate", name, "--help"] for name in EVALUATE_COMMANDS]
+    script = ("import sys\nfrom nlpcli.cli import main\n"
+              f"codes = [main(args) for args in {pages!r}]\n"
+              "print(codes, sorted(m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert result.stderr.decode().strip().splitlines()[-1] == f"{[0] * len(pages)} []", result.stderr
+    assert result.stdout.decode().count("Usage: nlpcli ") == len(pages)
