@@ -259,3 +259,11 @@ def read_context(value: str, warn=None) -> str:
         raise InputError(f"--context {value}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise InputError(f"--context {value}: cannot read the file ({error.strerror})") from None
+
+
+def question_format(requested: str, context: str | None, questions, input: str | None) -> str:
+    """The format questions come in: ``requested``, or for "auto", text when there is a
+    --context or questions are given as arguments, squad for a .json file, else jsonl."""
+    if requested != "auto":
+        return requested
+    return "text" if context is not None or questions else "squad" if (input or "").endswith(".json") else "jsonl"
