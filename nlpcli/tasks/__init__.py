@@ -1,31 +1,40 @@
-"""How a task or a translation direction is requested from the shared model:
-a special token at the start of the encoder input, and the label sets of the
-tasks that read their answer off the encoder."""
+"""The tasks of the shared model: one module per task (a ``Task`` subclass,
+nlpcli/tasks/base.py) and the registry ``TASKS``, name -> task, in the order
+recipes train them and checkpoints list them.
+
+A new task is a new module with its Task subclass plus one line:
+``register(MyTask())``."""
 from __future__ import annotations
 
-TASK_TOKENS = {
-    "summarize": "<summarize>",
-    "answer": "<answer>",
-    "classify-sentiment": "<sentiment>",
-    "tag-entities": "<entities>",
-}
-TASKS = ("translate", *TASK_TOKENS)
+from nlpcli.tasks.answer import Answer
+from nlpcli.tasks.base import DecoderTask, DevSet, EncoderTask, Task, language_token, parse_direction
+from nlpcli.tasks.entities import ENTITY_TAGS, ENTITY_TYPES, TagEntities
+from nlpcli.tasks.sentiment import SENTIMENT_LABELS, ClassifySentiment
+from nlpcli.tasks.summarize import Summarize
+from nlpcli.tasks.translate import Translate
 
-SENTIMENT_LABELS = ("negative", "positive")
-ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
-ENTITY_TAGS = ("O", *(f"{prefix}-{kind}" for kind in ENTITY_TYPES for prefix in ("B", "I")))
+TASKS: dict[str, Task] = {}
 
 
-def language_token(language: str) -> str:
-    return f"<2{language}>"
+def register(task: Task) -> Task:
+    """Add a task to the registry (after the built-in ones, or in place of one of the same name)."""
+    TASKS[task.name] = task
+    return task
 
 
-def parse_direction(direction: str) -> tuple[str, str]:
-    """'en-de' -> ('en', 'de')"""
-    source, sep, target = direction.partition("-")
-    if not sep or not source or not target:
-        raise ValueError(f"translation direction {direction!r} is not of the form SRC-TGT (e.g. en-de)")
-    return source, target
+def get_task(name: str) -> Task:
+    """The registered task of that name; KeyError names the known ones."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r} (known: {', '.join(TASKS)})") from None
+
+
+for built_in in (Translate(), Summarize(), Answer(), ClassifySentiment(), TagEntities()):
+    register(built_in)
+
+# the encoder token of each built-in task that has one (translation's are the language tokens)
+TASK_TOKENS = {name: task.token for name, task in TASKS.items() if task.token}
 
 
 def check_task(info, task: str) -> None:
@@ -34,3 +43,7 @@ def check_task(info, task: str) -> None:
 
     if task not in info.tasks:
         raise InputError(f"this checkpoint does not serve {task}; it serves: {', '.join(info.tasks) or 'nothing'}")
+
+
+__all__ = ["TASKS", "TASK_TOKENS", "ENTITY_TAGS", "ENTITY_TYPES", "SENTIMENT_LABELS", "Task", "DecoderTask", "EncoderTask",
+           "DevSet", "register", "get_task", "check_task", "language_token", "parse_direction"]
