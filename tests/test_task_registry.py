@@ -1,0 +1,84 @@
+"""The task registry: order, the Task interface as training reads it, plugins."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from nlpcli.errors import RecipeError
+from nlpcli.model import ModelConfig
+from nlpcli.tasks import ENTITY_TAGS, SENTIMENT_LABELS, TASK_TOKENS, TASKS, DecoderTask, get_task, register
+from nlpcli.training.recipe import load_recipe
+from nlpcli.training.trainer import special_tokens, with_task_heads
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILT_IN = ["translate", "summarize", "answer", "classify-sentiment", "tag-entities"]
+
+
+def test_the_registry_holds_the_five_tasks_in_training_order():
+    assert list(TASKS) == BUILT_IN
+    assert all(TASKS[name].name == name for name in TASKS)
+    assert TASK_TOKENS == {"summarize": "<summarize>", "answer": "<answer>", "classify-sentiment": "<sentiment>",
+                           "tag-entities": "<entities>"}
+    with pytest.raises(KeyError, match="unknown task 'parse'.*known: translate, summarize, answer"):
+        get_task("parse")
+
+
+def test_release_1_recipe_gives_release_1_config_entries_and_tokens():
+    recipe = load_recipe(ROOT / "recipes" / "nlpcli-base.toml")
+    shipped = json.loads((ROOT / "checkpoints" / "nlpcli-base" / "config.json").read_text())
+    assert recipe.tasks == BUILT_IN
+    assert {task: TASKS[task].served(recipe) for task in recipe.tasks} == shipped["tasks"]
+    assert special_tokens(recipe) == ["<2en>", "<2de>", "<summarize>", "<answer>", "<sentiment>", "<entities>"]
+
+
+def test_output_layers_follow_the_trained_tasks():
+    config = with_task_heads(ModelConfig(entity_crf=True), ["translate", "answer"])
+    assert (config.sentiment_labels, config.entity_tags, config.entity_crf, config.answer_spans) == (0, 0, False, True)
+    config = with_task_heads(ModelConfig(entity_crf=True), BUILT_IN)
+    assert (config.sentiment_labels, config.entity_tags, config.entity_crf, config.answer_spans) == \
+        (len(SENTIMENT_LABELS), len(ENTITY_TAGS), True, True)
+
+
+class Echo(DecoderTask):
+    """A plugin task for the registry test: the decoder repeats its input."""
+
+    name = "echo"
+    token = "<echo>"
+    formats = {"echo-lines": lambda spec, path: []}
+
+
+def test_a_registered_task_trains_from_recipes_after_the_built_in_ones(tmp_path, monkeypatch):
+    recipe_text = """
+[[data.train]]
+name = "echoes"
+task = "echo"
+format = "echo-lines"
+path = "echo.txt"
+[[data.train]]
+name = "pairs"
+path = "pairs"
+languages = ["en", "de"]
+directions = ["en-de"]
+"""
+    (tmp_path / "echo.toml").write_text(recipe_text)
+    with pytest.raises(RecipeError, match="unknown task 'echo'"):
+        load_recipe(tmp_path / "echo.toml")
+    monkeypatch.setitem(TASKS, "echo", Echo())  # what register() does, undone after the test
+    assert register(TASKS["echo"]) is TASKS["echo"] and list(TASKS)[-1] == "echo"
+    recipe = load_recipe(tmp_path / "echo.toml", ["mix.echo=2"])
+    assert recipe.tasks == ["translate", "echo"] and recipe.mix == {"echo": 2.0}
+    assert special_tokens(recipe) == ["<2en>", "<2de>", "<echo>"]
+    assert TASKS["echo"].served(recipe) == {"window": recipe.train.max_length}
+
+
+def test_no_module_outside_the_tasks_compares_task_names():
+    name = "|".join(re.escape(task) for task in BUILT_IN)
+    comparison = re.compile(rf'(==|!=|\bin)\s*\(?"({name})"|"({name})"\s*(==|!=|\bin\b)')
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for path in sorted((ROOT / "nlpcli").rglob("*.py"))
+             if "tasks" not in path.relative_to(ROOT / "nlpcli").parts[:1]
+             for number, line in enumerate(path.read_text().splitlines(), start=1) if comparison.search(line)]
+    assert found == []
