@@ -42,6 +42,17 @@ def parse_direction(direction: str) -> tuple[str, str]:
 
 
 @dataclass
+class Generated:
+    """One text the decoder wrote."""
+
+    text: str
+    score: float  # sequence log-probability (sum over the output tokens, </s> included)
+    token_logprobs: list[float]
+    tokens: list[int]
+    pieces: list[str]  # the output tokens as SentencePiece pieces, </s> included
+
+
+@dataclass
 class DevSet:
     """One dev set of one task, encoded as training encodes it; ``sources`` and
     ``references`` are kept for tasks that also score their output (translation: BLEU)."""
@@ -146,6 +157,31 @@ class Task(ABC):
     def write_dev_files(self, dev: DevSet, folder) -> None:
         """Write what a dev set's output is scored against into the run's dev/ folder."""
 
+    # ---- inference --------------------------------------------------------------
+    # what a record's input is in jsonl (the field read) and in the output records
+    input_field: str = "text"
+
+    def runner(self, loaded, device: str):
+        """The task's engine on a loaded checkpoint (nlpcli.checkpoint.LoadedCheckpoint)."""
+        raise NotImplementedError(f"{self.name} has no runner")
+
+    def run(self, runner, inputs: list, settings) -> tuple[list, list[bool]]:
+        """A batch of inputs through the runner: per input its result (None for a
+        blank one) and whether the input was cut to the window."""
+        raise NotImplementedError(f"{self.name} has no runner")
+
+    def output_lines(self, source, result, fmt: str) -> list[str]:
+        """The output lines of one record in format ``fmt`` ("text" or "jsonl")."""
+        raise NotImplementedError(f"{self.name} writes no output records")
+
+    def attention(self, runner, source, result):
+        """The attention map (nlpcli.attention_maps.AttentionMap) the result rests on, or None."""
+        return None
+
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """System outputs and references read for the task's metric (nlpcli.evaluate.TaskScoring)."""
+        raise NotImplementedError(f"{self.name} has no evaluator")
+
 
 class DecoderTask(Task):
     """A task whose output the decoder writes, token by token: the target is
@@ -185,6 +221,83 @@ class DecoderTask(Task):
         logits = model(src, tgt[:, :-1])
         return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
                                ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum")
+
+    # ---- inference: one generated text per input text -----------------------------
+    input_field = "source"
+    output_field = "output"  # the generated text's jsonl field
+
+    def runner(self, loaded, device: str) -> TextGenerator:
+        return TextGenerator(self, loaded.model, loaded.tokenizer, device, loaded.info.tasks.get(self.name, {}).get("window", 0))
+
+    def run(self, runner: TextGenerator, inputs: list[str], settings) -> tuple[list[Generated | None], list[bool]]:
+        return runner.run(inputs, settings)
+
+    def output_lines(self, source: str, result: Generated | None, fmt: str) -> list[str]:
+        """text: the output; jsonl: the input, the output, its score and each token's probability."""
+        import json
+        import math
+
+        if fmt != "jsonl":
+            return [result.text if result else ""]
+        record = {self.input_field: source, self.output_field: result.text if result else "",
+                  "score": round(result.score, 4) if result else None}
+        if result is None:
+            record["empty"] = True
+        else:
+            record.update({"tokens": result.pieces, "token_probs": [round(math.exp(lp), 4) for lp in result.token_logprobs]})
+        return [json.dumps(record, ensure_ascii=False)]
+
+    def attention(self, runner: TextGenerator, source: str, result: Generated | None):
+        """Cross-attention of the output's tokens over the input's."""
+        return runner.attention(source, result) if result else None
+
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """BLEU (sacrebleu's defaults) of output lines against one or more reference files."""
+        from nlpcli.evaluate import SystemOutput, TaskScoring, read_translation
+        from nlpcli.metrics import BLEU
+
+        systems, references = read_translation(hyp_paths, ref_paths)
+        per_record = list(zip(*references))
+        return TaskScoring(BLEU(), references, [
+            SystemOutput(path, system, [{self.output_field: h, "references": list(r)} for h, r in zip(system, per_record)])
+            for path, system in zip(hyp_paths, systems)])
+
+
+class TextGenerator:
+    """A DecoderTask's runner: texts in, one generated text each, in input order.
+    The encoder reads the task's ``encode`` of the text, cut to ``window``
+    (default and most: the model's max_positions); a copy_attention model copies."""
+
+    def __init__(self, task: DecoderTask, model, tokenizer: Tokenizer, device: str = "cpu", window: int = 0) -> None:
+        self.task, self.model, self.tokenizer, self.device = task, model, tokenizer, device
+        self.window = min(window or model.config.max_positions, model.config.max_positions)
+
+    def run(self, texts: list[str], settings) -> tuple[list[Generated | None], list[bool]]:
+        """Per text its output (None for a blank one) and whether it was cut to the window."""
+        from dataclasses import replace
+
+        from nlpcli.decoding import generate
+
+        settings = replace(settings, copy_source=self.model.config.copy_attention)
+        results: list[Generated | None] = [None] * len(texts)
+        truncated = [False] * len(texts)
+        encoded = {}
+        for index, text in enumerate(texts):
+            if text.strip():
+                encoded[index], truncated[index] = self.task.encode(self.tokenizer, text, self.window)
+        tok = self.tokenizer
+        hypotheses = generate(self.model, list(encoded.values()), settings, [tok.bos_id], tok.eos_id, tok.pad_id, self.device)
+        for index, nbest in zip(encoded, hypotheses):
+            best = nbest[0]
+            results[index] = Generated(tok.decode(best.tokens), best.score, best.token_logprobs, best.tokens, tok.pieces(best.tokens))
+        return results, truncated
+
+    def attention(self, text: str, result: Generated):
+        """Cross-attention of the output's tokens over the input's."""
+        from nlpcli.attention_maps import cross_attention
+
+        source_ids, _ = self.task.encode(self.tokenizer, text, self.window)
+        return cross_attention(self.model, self.tokenizer, source_ids, result.tokens)
 
 
 class EncoderTask(Task):
