@@ -81,6 +81,11 @@ def build_dev_sets(recipe: Recipe, data_root: Path, tokenizer: Tokenizer) -> lis
 
 
 WSD_COOLDOWN_SHARE = 0.15  # a plain warmup-stable-decay run cools down over its last 15 % of steps
+LOG_EVERY = 50  # steps between two lines of training loss in the log and metrics.jsonl
+DEV_BATCH_SIZE = 64  # dev examples per batch of dev_loss
+# primes that spread the seeds of the generators: the task drawn at each step
+# (seed x STEP_SEEDS + step) and each task's stream of epochs (seed + TASK_SEEDS x task index)
+STEP_SEEDS, TASK_SEEDS = 1_000_003, 7919
 
 
 @dataclass
@@ -397,13 +402,13 @@ class Trainer:
         tasks = list(self.shares)
         if len(tasks) == 1:
             return tasks[0]
-        generator = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + step)
+        generator = torch.Generator().manual_seed(self.settings.seed * STEP_SEEDS + step)
         return tasks[int(torch.multinomial(torch.tensor(list(self.shares.values())), 1, generator=generator))]
 
     def next_batch(self, task: str) -> list[tuple[int, int]]:
         """The next batch of ``task``'s stream of epochs, continuing from the saved position."""
         position = self.positions[task]
-        seed = self.settings.seed + 7919 * list(self.pools).index(task)
+        seed = self.settings.seed + TASK_SEEDS * list(self.pools).index(task)
         while True:
             if self.plans.get(task, (None,))[0] != position[0]:
                 self.plans[task] = (position[0], epoch_batches(self.pools[task], self.settings.batch_tokens, seed, position[0]))
@@ -448,7 +453,7 @@ class Trainer:
                 log(f"time limit reached: stopping at step {self.step}")
                 settings.max_steps = self.step
 
-            if self.world.is_main and (self.step % 50 == 0 or self.step == settings.max_steps):
+            if self.world.is_main and (self.step % LOG_EVERY == 0 or self.step == settings.max_steps):
                 self.log_window(window, grad_norm)
                 window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
             if self.world.is_main and (self.step % settings.eval_every == 0 or self.step == settings.max_steps):
@@ -512,8 +517,8 @@ class Trainer:
     @torch.inference_mode()
     def dev_loss(self, dev: DevSet) -> float:
         total, count = 0.0, 0
-        for start in range(0, len(dev.pool), 64):
-            batch = [(0, i) for i in range(start, min(start + 64, len(dev.pool)))]
+        for start in range(0, len(dev.pool), DEV_BATCH_SIZE):
+            batch = [(0, i) for i in range(start, min(start + DEV_BATCH_SIZE, len(dev.pool)))]
             src, tgt = collate([dev.pool], batch, self.tokenizer.pad_id, dev.task)
             loss_sum = task_loss(self.model, dev.task, src.to(self.device), tgt.to(self.device), self.tokenizer.pad_id, 0.0)
             n = prediction_count(dev.task, tgt, self.tokenizer.pad_id)
