@@ -82,3 +82,21 @@ def test_no_module_outside_the_tasks_compares_task_names():
              if "tasks" not in path.relative_to(ROOT / "nlpcli").parts[:1]
              for number, line in enumerate(path.read_text().splitlines(), start=1) if comparison.search(line)]
     assert found == []
+
+
+def test_summarize_through_the_task_interface_gives_release_1_summaries():
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.decoding import Constraints, GenerationSettings
+
+    task = TASKS["summarize"]
+    runner = task.runner(load_checkpoint(ROOT / "checkpoints" / "nlpcli-base"), "cpu")
+    documents = ["The central bank raised interest rates by half a point on Tuesday, citing inflation in Britain.", " ",
+                 "Shares of Siemens rose 5 percent after the company reported record profit."]
+    results, cut = task.run(runner, documents, GenerationSettings(beam=4, max_len=48, constraints=Constraints(no_repeat_ngram=3)))
+    # the values tests/test_release1_outputs.py holds, printed by the code of commit afefae5
+    assert [[s.text, round(s.score, 4)] for s in results if s] == [["u.k. interest rates inflation rates, citing", -17.1388],
+                                                                  ["u.s. corp <dds> sets record", -23.4247]]
+    assert results[1] is None and cut == [False, False, False] and runner.window == 192
+    assert task.output_lines(documents[1], None, "jsonl") == ['{"document": " ", "summary": "", "score": null, "empty": true}']
+    record = json.loads(task.output_lines(documents[0], results[0], "jsonl")[0])
+    assert list(record) == ["document", "summary", "score", "tokens", "token_probs"] and record["tokens"][-1] == "</s>"

@@ -160,6 +160,8 @@ class Task(ABC):
     # ---- inference --------------------------------------------------------------
     # what a record's input is in jsonl (the field read) and in the output records
     input_field: str = "text"
+    # the warning for an input cut to the window (after "FILE, line N: ")
+    too_long: str = "longer than the model's window ({window} tokens); read the beginning only"
 
     def runner(self, loaded, device: str):
         """The task's engine on a loaded checkpoint (nlpcli.checkpoint.LoadedCheckpoint)."""
@@ -181,6 +183,19 @@ class Task(ABC):
     def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
         """System outputs and references read for the task's metric (nlpcli.evaluate.TaskScoring)."""
         raise NotImplementedError(f"{self.name} has no evaluator")
+
+    def handler(self, runner, settings, fmt: str, input_format: str, source_name: str, warn, reporter=None):
+        """The streaming driver's chunk handler (nlpcli.textio.process_records) for
+        records of one input each: text lines, or jsonl records whose ``input_field``
+        is the input. ``reporter`` (an AttentionReporter) gets each record's map."""
+        from nlpcli.textio import record_handler
+
+        return record_handler(
+            lambda inputs: self.run(runner, inputs, settings), lambda source, result: self.output_lines(source, result, fmt),
+            source_name, warn, field=self.input_field if input_format == "jsonl" else None,
+            too_long=self.too_long.format(window=runner.window),
+            after=reporter and (lambda record, source, result: reporter.report(
+                record.line, source, self.attention(runner, source, result))))
 
 
 class DecoderTask(Task):

@@ -16,6 +16,8 @@ class Summarize(DecoderTask):
     token = "<summarize>"
     formats = {"jsonl": read_document_pairs}
     window = 192  # document tokens the summarizer reads
+    input_field, output_field = "document", "summary"
+    too_long = "longer than the summarization window ({window} tokens); summarized the beginning only"
 
     def loss(self, model, src, tgt, pad_id: int, label_smoothing: float):
         if model.config.copy_attention:
