@@ -100,3 +100,17 @@ def test_summarize_through_the_task_interface_gives_release_1_summaries():
     assert task.output_lines(documents[1], None, "jsonl") == ['{"document": " ", "summary": "", "score": null, "empty": true}']
     record = json.loads(task.output_lines(documents[0], results[0], "jsonl")[0])
     assert list(record) == ["document", "summary", "score", "tokens", "token_probs"] and record["tokens"][-1] == "</s>"
+
+
+def test_sentiment_through_the_task_interface_gives_release_1_labels():
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.decoding import GenerationSettings
+
+    task = TASKS["classify-sentiment"]
+    runner = task.runner(load_checkpoint(ROOT / "checkpoints" / "nlpcli-base"), "cpu")
+    results, cut = task.run(runner, ["Not bad at all.", "", "An absolute joy, I laughed from start to finish."],
+                            GenerationSettings(batch_size=2))
+    assert [[s.label, s.score] for s in results if s] == [["negative", 0.9939], ["positive", 0.6315]]  # release 1's
+    assert results[1] is None and cut == [False] * 3
+    assert task.output_lines("Not bad at all.", results[0], "text") == ["negative\t0.9939"]
+    assert task.attention(runner, "Not bad at all.", results[0]).kind == "sentiment pooling attention"

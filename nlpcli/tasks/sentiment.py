@@ -16,6 +16,7 @@ class ClassifySentiment(EncoderTask):
     token = "<sentiment>"
     formats = {"jsonl": read_labelled_texts, "glue-tsv": read_glue_tsv}
     temperature_field = "sentiment_temperature"
+    too_long = "longer than the model's window ({window} tokens); classified the beginning only"
 
     def training_texts(self, spec, example):
         return (example["text"],)
@@ -46,3 +47,20 @@ class ClassifySentiment(EncoderTask):
         """(batch, labels) and (batch,)"""
         logits, _ = model.sentiment_logits(src)
         return logits, tgt[:, 0]
+
+    # ---- inference --------------------------------------------------------------
+    def runner(self, loaded, device: str):
+        from nlpcli.sentiment import SentimentClassifier
+
+        return SentimentClassifier(loaded.model, loaded.tokenizer, device)
+
+    def run(self, runner, inputs: list[str], settings):
+        return runner.classify(inputs, settings.batch_size)
+
+    def output_lines(self, source: str, result, fmt: str) -> list[str]:
+        from nlpcli.sentiment import sentiment_record
+
+        return sentiment_record(source, result, fmt)
+
+    def attention(self, runner, source: str, result):
+        return runner.attention(source) if result else None
