@@ -114,3 +114,23 @@ def test_sentiment_through_the_task_interface_gives_release_1_labels():
     assert results[1] is None and cut == [False] * 3
     assert task.output_lines("Not bad at all.", results[0], "text") == ["negative\t0.9939"]
     assert task.attention(runner, "Not bad at all.", results[0]).kind == "sentiment pooling attention"
+
+
+def test_entities_through_the_task_interface_give_release_1_entities():
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.decoding import GenerationSettings
+
+    task = TASKS["tag-entities"]
+    runner = task.runner(load_checkpoint(ROOT / "checkpoints" / "nlpcli-base"), "cpu")
+    text = "Apple is looking at buying U.K. startup for $1 billion, Tim Cook told Reuters in Cupertino on Monday."
+    results, cut = task.run(runner, [text, "  "], GenerationSettings(batch_size=2))
+    assert [[e.text, e.type, e.start, e.end, e.score] for e in results[0][0]] == [  # release 1's
+        ["Apple", "ORG", 0, 5, 0.9129], ["U.K.", "LOC", 27, 31, 0.9145], ["Tim Cook", "ORG", 56, 64, 0.5123],
+        ["Reuters", "ORG", 70, 77, 0.9725], ["Cupertino", "MISC", 81, 90, 0.0032]]
+    assert results[1] is None and cut == [False, False]
+    assert task.output_lines(text, results[0], "text") == [
+        "[ORG Apple] is looking at buying [LOC U.K.] startup for $1 billion, [ORG Tim Cook] told [ORG Reuters] in "
+        "[MISC Cupertino] on Monday."]
+    assert task.output_lines("  ", None, "jsonl") == ['{"text": "  ", "entities": [], "empty": true}']
+    assert task.attention(runner, text, results[0]).rows == ["ORG Apple", "LOC U.K.", "ORG Tim Cook", "ORG Reuters", "MISC Cupertino"]
+    assert task.attention(runner, "  ", None) is None

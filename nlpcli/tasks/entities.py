@@ -29,6 +29,7 @@ class TagEntities(EncoderTask):
     token = "<entities>"
     formats = {"conll": read_conll_set}
     temperature_field = "entity_temperature"
+    too_long = "longer than the model's window ({window} tokens); words past it are tagged O"
 
     def training_texts(self, spec, example):
         return (" ".join(example["tokens"]),)
@@ -85,6 +86,29 @@ class TagEntities(EncoderTask):
             return super().loss(model, src, tgt, pad_id, label_smoothing)
         scores, gold = self.scores(model, src, tgt)
         return entity_crf_loss(scores, gold, model.entity_transitions)
+
+    # ---- inference: raw text lines ------------------------------------------------
+    def runner(self, loaded, device: str):
+        from nlpcli.entities import EntityTagger
+
+        return EntityTagger(loaded.model, loaded.tokenizer, device)
+
+    def run(self, runner, inputs: list[str], settings):
+        """Per line (entities, words with their tags), None for a blank line."""
+        entities, words, cut = runner.tag_texts(inputs, settings.batch_size)
+        return [found if text.strip() else None for text, found in zip(inputs, zip(entities, words))], cut
+
+    def output_lines(self, source: str, result, fmt: str) -> list[str]:
+        """inline ([PER John Smith] ...; "text" is the same), jsonl, or conll (word<TAB>tag)."""
+        from nlpcli.entities import entity_record
+
+        entities, words = result or ([], [])
+        return entity_record(source, entities, words, "inline" if fmt == "text" else fmt)
+
+    def attention(self, runner, source: str, result):
+        if not result or not result[0]:
+            return None
+        return runner.attention([word for word, _, _, _ in result[1]], [tag for _, _, _, tag in result[1]])
 
 
 def split_entity_target(tgt):
