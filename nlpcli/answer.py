@@ -166,6 +166,7 @@ def best_span(start_logits, end_logits, window: Window, end_given_start: bool = 
 
 @dataclass
 class QuestionRecord:
+    line: int  # the input line, or the question's place in a SQuAD file
     id: str
     question: str
     context: str
@@ -178,20 +179,20 @@ def question_records(records, input_format: str, context: str | None, source_nam
 
     for record in records:
         if not record.text.strip():
-            yield QuestionRecord(str(record.line), "", "")
+            yield QuestionRecord(record.line, str(record.line), "", "")
         elif input_format == "jsonl":
             where = f"{source_name}, line {record.line}"
             fields = parse_object(record.text, where)
-            yield QuestionRecord(str(fields.get("id", record.line)), string_field(fields, "question", where),
+            yield QuestionRecord(record.line, str(fields.get("id", record.line)), string_field(fields, "question", where),
                                  string_field(fields, "context", where))
         else:
-            yield QuestionRecord(str(record.line), record.text, context or "")
+            yield QuestionRecord(record.line, str(record.line), record.text, context or "")
 
 
 def squad_question_records(path: str):
     from nlpcli.data.squad import read_squad
 
-    return [QuestionRecord(q.id, q.question, q.context) for q in read_squad(path)]
+    return [QuestionRecord(number, q.id, q.question, q.context) for number, q in enumerate(read_squad(path), start=1)]
 
 
 def answer_record(question: QuestionRecord, answer: Answer | None, fmt: str) -> list[str]:
@@ -209,28 +210,26 @@ def answer_record(question: QuestionRecord, answer: Answer | None, fmt: str) -> 
 
 def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, batch_size: int, on_progress=None,
                      reporter=None, chunk_size: int | None = None) -> int:
-    """Answer QuestionRecords in chunks (of ``chunk_size`` questions, default 16 x
-    batch size; 1 answers each question as soon as it is read), in order. ``fmt``
-    "squad" writes one JSON object {id: answer text} at the end, as the official
-    SQuAD script reads it."""
+    """Answer QuestionRecords through the streaming driver, in chunks (of
+    ``chunk_size`` questions, default 16 x batch size; 1 answers each question as
+    soon as it is read), in order. ``fmt`` "squad" writes one JSON object
+    {id: answer text} at the end, as the official SQuAD script reads it."""
     import json
-    from itertools import islice
 
-    iterator, count, squad = iter(questions), 0, {}
-    while chunk := list(islice(iterator, chunk_size or 16 * batch_size)):
-        answers = answerer.answer([(q.question, q.context) for q in chunk], batch_size)
-        for number, (question, answer) in enumerate(zip(chunk, answers), start=count + 1):
-            if reporter:
-                reporter.report(number, question.question, answer and answer_attention(answerer, question.question, question.context, answer))
-            if fmt == "squad":
-                squad[question.id] = answer.text if answer else ""
-            else:
-                for line in answer_record(question, answer, fmt):
-                    writer.write(line)
-        count += len(chunk)
-        writer.flush()
-        if on_progress:
-            on_progress(count)
+    from nlpcli.textio import ChunkHandler, process_records
+
+    squad = {}
+
+    def lines(question, answer):
+        if fmt != "squad":
+            return answer_record(question, answer, fmt)
+        squad[question.id] = answer.text if answer else ""
+        return []
+
+    handler = ChunkHandler(
+        lambda chunk: answerer.answer([(q.question, q.context) for q in chunk], batch_size), lines,
+        reporter and (lambda q, answer: reporter.report(q.line, q.question, answer and answer_attention(answerer, q.question, q.context, answer))))
+    count = process_records(questions, writer, handler, chunk_size or 16 * batch_size, on_progress)
     if fmt == "squad":
         writer.write(json.dumps(squad, ensure_ascii=False))
     return count
@@ -260,3 +259,11 @@ def read_context(value: str, warn=None) -> str:
         raise InputError(f"--context {value}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise InputError(f"--context {value}: cannot read the file ({error.strerror})") from None
+
+
+def question_format(requested: str, context: str | None, questions, input: str | None) -> str:
+    """The format questions come in: ``requested``, or for "auto", text when there is a
+    --context or questions are given as arguments, squad for a .json file, else jsonl."""
+    if requested != "auto":
+        return requested
+    return "text" if context is not None or questions else "squad" if (input or "").endswith(".json") else "jsonl"

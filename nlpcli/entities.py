@@ -165,9 +165,15 @@ def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name:
             [w for w, _, _, _ in found[1]], [tag for _, _, _, tag in found[1]]) if found[0] else None)))
 
 
-def conll_blocks(records):
-    """Group CoNLL records into sentences: yields ('sentence', [records]) for
-    runs of token lines and ('line', record) for blank and -DOCSTART- lines."""
+@dataclass
+class ConllSentence:
+    line: int  # the line of its first token
+    records: list  # its token lines, as textio Records
+
+
+def conll_items(records):
+    """CoNLL records grouped for the streaming driver: a ConllSentence for each
+    run of token lines, and the blank and -DOCSTART- lines as they are."""
     from nlpcli.data.conll import DOCSTART
 
     sentence = []
@@ -177,18 +183,18 @@ def conll_blocks(records):
             sentence.append(record)
             continue
         if sentence:
-            yield "sentence", sentence
+            yield ConllSentence(sentence[0].line, sentence)
             sentence = []
-        yield "line", record
+        yield record
     if sentence:
-        yield "sentence", sentence
+        yield ConllSentence(sentence[0].line, sentence)
 
 
-def conll_tokens(sentence, source_name: str) -> list[str]:
+def conll_tokens(sentence: ConllSentence, source_name: str) -> list[str]:
     from nlpcli.errors import InputError
 
     tokens = []
-    for record in sentence:
+    for record in sentence.records:
         if record.text[0].isspace():
             raise InputError(f"{source_name}, line {record.line}: malformed CoNLL line (the first column, the token, is empty)")
         tokens.append(record.text.split()[0])
@@ -197,29 +203,32 @@ def conll_tokens(sentence, source_name: str) -> list[str]:
 
 def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, source_name: str, warn, on_progress=None,
                      reporter=None) -> int:
-    """Pre-tokenized CoNLL in, ``token<TAB>tag`` out: one line per input line,
-    blank and -DOCSTART- lines passed through, so the output lines up with gold files."""
-    from itertools import islice
+    """Pre-tokenized CoNLL in, ``token<TAB>tag`` out through the streaming driver:
+    one line per input line, blank and -DOCSTART- lines passed through, so the
+    output lines up with gold files. Returns the count of sentences."""
+    from nlpcli.textio import ChunkHandler, process_records
 
-    blocks = conll_blocks(records)
-    count = 0
-    while batch := list(islice(blocks, 16 * batch_size)):
-        sentences = [conll_tokens(block, source_name) for kind, block in batch if kind == "sentence"]
-        tagged, cut = tagger.tag_words(sentences, batch_size)
-        results = iter(zip(sentences, tagged, cut))
-        for kind, block in batch:
-            if kind == "line":
-                writer.write(block.text.rstrip())
-                continue
-            tokens, tags, was_cut = next(results)
-            if was_cut:
-                warn(f"{source_name}, line {block[0].line}: sentence longer than the model's window; words past it are tagged O")
-            for token, (tag, _) in zip(tokens, tags):
-                writer.write(f"{token}\t{tag}")
-            if reporter and any(tag != "O" for tag, _ in tags):
-                reporter.report(block[0].line, " ".join(tokens), tagger.attention(tokens, [tag for tag, _ in tags]))
-            count += 1
-        writer.flush()
-        if on_progress:
-            on_progress(count)
-    return count
+    def run(chunk):
+        sentences = [item for item in chunk if isinstance(item, ConllSentence)]
+        tokens = [conll_tokens(sentence, source_name) for sentence in sentences]
+        tagged, cut = tagger.tag_words(tokens, batch_size)
+        results = iter(zip(tokens, tagged, cut))
+        return [next(results) if isinstance(item, ConllSentence) else None for item in chunk]
+
+    def after(sentence, done):  # the warning and the attention map of each sentence in turn, as they always came
+        if done is None:
+            return
+        tokens, tags, was_cut = done
+        if was_cut:
+            warn(f"{source_name}, line {sentence.line}: sentence longer than the model's window; words past it are tagged O")
+        if reporter and any(tag != "O" for tag, _ in tags):
+            reporter.report(sentence.line, " ".join(tokens), tagger.attention(tokens, [tag for tag, _ in tags]))
+
+    def lines(item, done):
+        if done is None:
+            return [item.text.rstrip()]
+        tokens, tags, _ = done
+        return [f"{token}\t{tag}" for token, (tag, _) in zip(tokens, tags)]
+
+    return process_records(conll_items(records), writer, ChunkHandler(run, lines, after, lambda item: isinstance(item, ConllSentence)),
+                           16 * batch_size, on_progress)

@@ -36,3 +36,45 @@ def describe(folder: Path) -> dict:
         "training": config.get("training", {}),
         "evaluation": config.get("evaluation", {}),
     }
+
+
+SCORE_LABELS = {"bleu": "BLEU", "chrf": "chrF", "ter": "TER", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L",
+                "accuracy": "accuracy", "macro_f1": "macro-F1", "exact_match": "EM", "precision": "P", "recall": "R", "f1": "F1"}
+
+
+def render_info(details: dict) -> str:
+    """``describe``'s details as ``nlpcli info`` prints them, a fact a line."""
+    model, training = details["model"], details["training"]
+    lines = [
+        f"checkpoint   {details['path']}",
+        f"parameters   {details['parameters']:,} ({details['size_bytes'] / 2**20:.1f} MiB on disk, {details['dtype']})",
+        f"model        d_model {model['d_model']}, {model['n_heads']} heads, ffn {model['ffn_dim']}, "
+        f"{model['encoder_layers']}+{model['decoder_layers']} layers, vocabulary {model['vocab_size']}",
+    ]
+    for task, spec in details["tasks"].items():
+        what = spec.get("directions") or spec.get("labels") or [t[2:] for t in spec.get("tags", []) if t.startswith("B-")]
+        if spec.get("style") == "m2m100":
+            what = [f"any pair of {len(spec['languages'])} languages (M2M100 style, give --src)"]
+        window = f" (window {spec['window']} tokens)" if "window" in spec else ""
+        lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}")
+    if "imported_from" in training:
+        lines.append(f"imported     from {training['imported_from']} ({training.get('format')})")
+    elif training:
+        lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
+                     f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
+        if training.get("init_from"):
+            lines.append(f"  from       {training['init_from']}")
+        if "totals" in training:
+            totals = training["totals"]
+            hours = ", ".join(f"{h:.2f} h on {kind}" for kind, h in totals["device_hours"].items())
+            tokens = ", ".join(f"{task} {n / 1e6:.1f} M" for task, n in totals["source_tokens"].items())
+            lines.append(f"  in all     {totals['steps']:,} steps in {len(training['history'])} runs, {hours} "
+                         f"(device-hours: seconds x cores); source tokens {tokens}")
+        for data in training.get("data", []):
+            lines.append(f"  data       {data['name']} ({data.get('task', 'translate')}: {data['path']}, weight {data['weight']})")
+    for name, score in details["evaluation"].items():
+        figures = "  ".join(f"{label} {score[key]}" for key, label in SCORE_LABELS.items() if key in score)
+        size = next((f"{score[key]} {key}" for key in ("sentences", "documents", "examples", "questions") if key in score), "")
+        beam = f"beam {score['beam']}, " if "beam" in score else ""
+        lines.append(f"dev score    {name:<22} {figures}" + (f"  ({beam}{size})" if beam or size else ""))
+    return "\n".join(lines)

@@ -7,10 +7,11 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from nlpcli.errors import InputError, Interrupted, OutputClosed, OutputError
 
@@ -75,46 +76,66 @@ def records_from(texts: list[str] | None, path: str | None, encoding_errors: str
     return read_records(open_input(path), name, encoding_errors, warn), name
 
 
-def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    iterator = iter(records)
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-def process_records(records: Iterable[Record], writer, handle_chunk, chunk_size: int, on_progress=None) -> int:
-    """Feed records to ``handle_chunk`` in chunks and write what it returns (a
-    list of output lines per record) in input order, flushing after each chunk,
-    so memory stays bounded and a stopped run keeps every finished record."""
+@dataclass
+class ChunkHandler:
+    """What the streaming driver needs of a task. ``run(chunk)`` returns a result
+    per item of the chunk; ``lines(item, result)`` the item's output lines (a blank
+    record gets its own, usually one empty line); ``after(item, result)``, if
+    given, runs for each item in input order before the chunk is written
+    (attention maps); ``counts(item)``, if given, says which items the progress
+    counts (CoNLL counts sentences, not the lines it passes through)."""
+    run: Callable[[list], list]
+    lines: Callable[[Any, Any], list[str]]
+    after: Callable[[Any, Any], None] | None = None
+    counts: Callable[[Any], bool] | None = None
+
+
+def process_records(items: Iterable, writer, handler: ChunkHandler, chunk_size: int, on_progress=None) -> int:
+    """The one streaming driver of every record stream (text and jsonl lines,
+    CoNLL sentences, questions): feed ``items`` (each with the ``line`` that
+    messages name) to the handler in chunks of ``chunk_size`` and write the
+    output lines in input order, flushing after each chunk, so memory stays
+    bounded and a stopped run keeps every record of the chunks it finished.
+    Returns the count of items the progress counts."""
     count = 0
-    for chunk in chunks(records, chunk_size):
-        for lines in handle_chunk(chunk):
-            for line in lines:
+    for chunk in chunks(items, chunk_size):
+        results = handler.run(chunk)
+        if handler.after:
+            for item, result in zip(chunk, results):
+                handler.after(item, result)
+        for item, result in zip(chunk, results):
+            for line in handler.lines(item, result):
                 writer.write(line)
-        count += len(chunk)
+        count += sum(map(handler.counts, chunk)) if handler.counts else len(chunk)
         writer.flush()
         if on_progress:
             on_progress(count)
     return count
 
 
-def record_handler(run, to_lines, source_name: str, warn, field: str | None = None, too_long: str = "", after=None):
-    """A process_records chunk handler for a task that maps each text to one
-    result: ``run(texts) -> (results, truncated)``, ``to_lines(text, result) -> lines``.
+def record_handler(run, to_lines, source_name: str, warn, field: str | None = None, too_long: str = "",
+                   after=None) -> ChunkHandler:
+    """The chunk handler of a task that maps each text to one result:
+    ``run(texts) -> (results, truncated)``, ``to_lines(text, result) -> lines``.
     With ``field`` the records are jsonl and the text is that field. A text cut
     to the model's window gets a warning naming its line, ending ``too_long``.
     ``after(record, text, result)`` runs for each record, in order (attention maps)."""
-    def handle_chunk(chunk: list[Record]) -> list[list[str]]:
+    def run_chunk(chunk: list[Record]) -> list[tuple[str, object]]:
         texts = [field_of(r, field, source_name) if field else r.text for r in chunk]
         results, truncated = run(texts)
         for record, cut in zip(chunk, truncated):
             if cut:
                 warn(f"{source_name}, line {record.line}: {too_long}")
-        if after:
-            for record, text, result in zip(chunk, texts, results):
-                after(record, text, result)
-        return [to_lines(text, result) for text, result in zip(texts, results)]
+        return list(zip(texts, results))
 
-    return handle_chunk
+    return ChunkHandler(run_chunk, lambda record, done: to_lines(*done),
+                        after and (lambda record, done: after(record, *done)))
 
 
 def field_of(record: Record, field: str, name: str) -> str:

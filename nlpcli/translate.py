@@ -124,29 +124,30 @@ def translation_record(source: str, translations: list[Translation], fmt: str, i
 def translate_stream(translator: Translator, records, writer, target: str, settings: GenerationSettings,
                      fmt: str = "text", chunk_size: int = 512, source_name: str = "<stdin>", warn=None,
                      on_progress=None, reporter=None, with_alignments: bool = False) -> int:
-    """Translate records chunk by chunk, writing each chunk's results in input
-    order before reading the next, so memory stays bounded. Returns the count.
-    ``reporter`` (an AttentionReporter) gets each record's cross-attention."""
+    """Translate records chunk by chunk through the streaming driver, in input
+    order, so memory stays bounded. Returns the count. ``reporter`` (an
+    AttentionReporter) gets each record's cross-attention."""
     from nlpcli.attention_maps import alignments
-    from nlpcli.textio import process_records
+    from nlpcli.textio import ChunkHandler, process_records
 
-    count = 0
-
-    def handle_chunk(chunk):
-        nonlocal count
+    def run(chunk):
         results, truncated = translator.translate([r.text for r in chunk], target, settings)
-        out = []
-        for record, translations, cut in zip(chunk, results, truncated):
-            if cut and warn:
-                warn(f"{source_name}, line {record.line}: longer than the model's window "
-                     f"({translator.max_positions} tokens); translated the beginning only")
-            attention = translator.attention(record.text, target, translations[0]) \
-                if translations and (reporter or with_alignments) else None
-            if reporter:
-                reporter.report(record.line, record.text, attention)
-            alignment = (alignments(attention) if attention else []) if with_alignments else None
-            out.append(translation_record(record.text, translations, fmt, count, alignment))
-            count += 1
-        return out
+        return [(translations, cut, translator.attention(record.text, target, translations[0])
+                 if translations and (reporter or with_alignments) else None)
+                for record, translations, cut in zip(chunk, results, truncated)]
 
-    return process_records(records, writer, handle_chunk, chunk_size, on_progress)
+    def after(record, done):  # the warning and the attention map of each record in turn, as they always came
+        translations, cut, attention = done
+        if cut and warn:
+            warn(f"{source_name}, line {record.line}: longer than the model's window "
+                 f"({translator.max_positions} tokens); translated the beginning only")
+        if reporter:
+            reporter.report(record.line, record.text, attention)
+
+    def lines(record, done):
+        translations, _, attention = done
+        alignment = (alignments(attention) if attention else []) if with_alignments else None
+        # a record's line is its place in the input: Moses n-best numbers records from 0
+        return translation_record(record.text, translations, fmt, record.line - 1, alignment)
+
+    return process_records(records, writer, ChunkHandler(run, lines, after), chunk_size, on_progress)
