@@ -82,3 +82,49 @@ class Answer(EncoderTask):
 
     def loss(self, model, src, tgt, pad_id: int, label_smoothing: float):
         return super().loss(model, src, tgt, pad_id, label_smoothing) / 2  # an answer is one prediction of two boundaries
+
+    # ---- inference: questions (input formats text, jsonl, squad) --------------------------
+    def runner(self, loaded, device: str, options: dict | None = None):
+        from nlpcli.answer import QuestionAnswerer
+
+        served = loaded.info.tasks[self.name]
+        return QuestionAnswerer(loaded.model, loaded.tokenizer, device, served.get("window", 256), served.get("stride", 128))
+
+    def items(self, run, warn, options: dict | None = None):
+        """QuestionRecords: text lines are questions about ``options["context"]``
+        (a file name or the text), jsonl lines carry id, context and question, and
+        a SQuAD v1.1 file (-i FILE) holds them all."""
+        from nlpcli.answer import question_records, read_context, squad_question_records
+        from nlpcli.errors import InputError
+
+        if run.input_format == "squad":
+            if not run.input or run.input == "-":
+                raise InputError("--input-format squad needs -i FILE (a SQuAD v1.1 JSON file)")
+            return squad_question_records(run.input), run.input
+        records, name = super().items(run, warn, options)
+        context = (options or {}).get("context")
+        return question_records(records, run.input_format, read_context(context, warn) if context is not None else None, name), name
+
+    def streams(self, input_format: str) -> bool:
+        return input_format != "squad"
+
+    def run(self, runner, inputs: list[tuple[str, str]], settings):
+        """Per (question, context) its best answer (None when either is blank); nothing is cut."""
+        return runner.answer(inputs, settings.batch_size), [False] * len(inputs)
+
+    def output_lines(self, source, result, fmt: str) -> list[str]:
+        """``source``: the QuestionRecord; text: the answer, jsonl: {id, question, answer, score, start, end}."""
+        from nlpcli.answer import answer_record
+
+        return answer_record(source, result, fmt)
+
+    def attention(self, runner, source, result):
+        from nlpcli.answer import answer_attention
+
+        return answer_attention(runner, source.question, source.context, result) if result else None
+
+    def handler(self, runner, settings, fmt, input_format, source_name, warn, reporter=None):
+        """Format "squad" writes one JSON object {id: answer} after the last question."""
+        from nlpcli.answer import answer_handler
+
+        return answer_handler(runner, fmt, settings.batch_size, reporter)

@@ -163,9 +163,22 @@ class Task(ABC):
     # the warning for an input cut to the window (after "FILE, line N: ")
     too_long: str = "longer than the model's window ({window} tokens); read the beginning only"
 
-    def runner(self, loaded, device: str):
-        """The task's engine on a loaded checkpoint (nlpcli.checkpoint.LoadedCheckpoint)."""
+    def runner(self, loaded, device: str, options: dict | None = None):
+        """The task's engine on a loaded checkpoint (nlpcli.checkpoint.LoadedCheckpoint);
+        ``options``: the task command's own options (e.g. translate's target language).
+        A runner has a ``window``: the most encoder tokens of one input."""
         raise NotImplementedError(f"{self.name} has no runner")
+
+    def items(self, run, warn, options: dict | None = None) -> tuple[Iterable, str]:
+        """What the streaming driver feeds the handler, and the name of the source:
+        the records of ``run`` (nlpcli.cli.tasks.TaskRun: texts, -i FILE or stdin)."""
+        from nlpcli.textio import records_from
+
+        return records_from(run.texts, run.input, run.encoding_errors, warn)
+
+    def streams(self, input_format: str) -> bool:
+        """Whether records of this input format can be answered one by one as they are typed."""
+        return True
 
     def run(self, runner, inputs: list, settings) -> tuple[list, list[bool]]:
         """A batch of inputs through the runner: per input its result (None for a
@@ -241,7 +254,7 @@ class DecoderTask(Task):
     input_field = "source"
     output_field = "output"  # the generated text's jsonl field
 
-    def runner(self, loaded, device: str) -> TextGenerator:
+    def runner(self, loaded, device: str, options: dict | None = None) -> TextGenerator:
         return TextGenerator(self, loaded.model, loaded.tokenizer, device, loaded.info.tasks.get(self.name, {}).get("window", 0))
 
     def run(self, runner: TextGenerator, inputs: list[str], settings) -> tuple[list[Generated | None], list[bool]]:

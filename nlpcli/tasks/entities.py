@@ -88,7 +88,7 @@ class TagEntities(EncoderTask):
         return entity_crf_loss(scores, gold, model.entity_transitions)
 
     # ---- inference: raw text lines ------------------------------------------------
-    def runner(self, loaded, device: str):
+    def runner(self, loaded, device: str, options: dict | None = None):
         from nlpcli.entities import EntityTagger
 
         return EntityTagger(loaded.model, loaded.tokenizer, device)
@@ -109,6 +109,23 @@ class TagEntities(EncoderTask):
         if not result or not result[0]:
             return None
         return runner.attention([word for word, _, _, _ in result[1]], [tag for _, _, _, tag in result[1]])
+
+    # ---- inference: pre-tokenized CoNLL (input format "conll") ------------------------
+    def items(self, run, warn, options=None):
+        from nlpcli.entities import conll_items
+
+        records, name = super().items(run, warn, options)
+        return (conll_items(records) if run.input_format == "conll" else records), name
+
+    def streams(self, input_format: str) -> bool:
+        return input_format != "conll"
+
+    def handler(self, runner, settings, fmt, input_format, source_name, warn, reporter=None):
+        if input_format != "conll":
+            return super().handler(runner, settings, fmt, input_format, source_name, warn, reporter)
+        from nlpcli.entities import conll_handler
+
+        return conll_handler(runner, settings.batch_size, source_name, warn, reporter)
 
 
 def split_entity_target(tgt):

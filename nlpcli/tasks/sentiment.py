@@ -49,7 +49,7 @@ class ClassifySentiment(EncoderTask):
         return logits, tgt[:, 0]
 
     # ---- inference --------------------------------------------------------------
-    def runner(self, loaded, device: str):
+    def runner(self, loaded, device: str, options: dict | None = None):
         from nlpcli.sentiment import SentimentClassifier
 
         return SentimentClassifier(loaded.model, loaded.tokenizer, device)

@@ -3,6 +3,8 @@ encoder input starts with the *target* language token (``<2de> source </s>``),
 so one model serves every direction it was trained on."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nlpcli.data.parallel import drop_empty, read_line_aligned, read_tab_separated
 from nlpcli.errors import RecipeError
 from nlpcli.tasks.base import DecoderTask, DevSet, language_token, parse_direction
@@ -82,6 +84,51 @@ class Translate(DecoderTask):
         source, target = parse_direction(dev.direction)
         (folder / f"{dev.name}.{source}").write_text("\n".join(dev.sources) + "\n", encoding="utf-8")
         (folder / f"{dev.name}.{target}").write_text("\n".join(dev.references) + "\n", encoding="utf-8")
+
+    # ---- inference --------------------------------------------------------------
+    def runner(self, loaded, device: str, options: dict | None = None) -> TranslationRunner:
+        """A Translator of the checkpoint's style into ``options["target"]`` (from
+        ``options["source"]``, if given), refused if the checkpoint does not translate so."""
+        from nlpcli.translate import Translator, check_direction
+
+        options = options or {}
+        source, target = options.get("source"), options.get("target", "de")
+        check_direction(loaded.info, source, target)
+        translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks[self.name].get("style", "nlpcli"), source)
+        return TranslationRunner(translator, target, options.get("alignments", False))
+
+    def run(self, runner: TranslationRunner, inputs: list[str], settings):
+        """Per text its n-best translations (None for a blank text)."""
+        results, cut = runner.translator.translate(inputs, runner.target, settings)
+        return [translations or None for translations in results], cut
+
+    def output_lines(self, source: str, result, fmt: str) -> list[str]:
+        from nlpcli.translate import translation_record
+
+        return translation_record(source, result or [], fmt, 0)
+
+    def attention(self, runner: TranslationRunner, source: str, result):
+        return runner.translator.attention(source, runner.target, result[0]) if result else None
+
+    def handler(self, runner: TranslationRunner, settings, fmt, input_format, source_name, warn, reporter=None):
+        """As every task's, plus Moses n-best numbering and --alignments."""
+        from nlpcli.translate import translation_handler
+
+        return translation_handler(runner.translator, runner.target, settings, fmt, source_name, warn, reporter,
+                                   runner.with_alignments)
+
+
+@dataclass
+class TranslationRunner:
+    """A Translator bound to the target language of a run."""
+
+    translator: object  # nlpcli.translate.Translator
+    target: str
+    with_alignments: bool = False
+
+    @property
+    def window(self) -> int:
+        return self.translator.max_positions
 
 
 def translation_sets(specs) -> list:
