@@ -102,3 +102,32 @@ def test_the_trained_task_runs_through_its_runner(reverse_words, reverse_checkpo
     runner = reverse_words.runner(load_checkpoint(reverse_checkpoint), "cpu")
     results, cut = reverse_words.run(runner, ["red cat tree", "", "dog bird"], GenerationSettings(beam=1))
     assert [r and r.text for r in results] == ["tree cat red", None, "bird dog"] and cut == [False, False, False]
+
+
+def test_the_registered_task_runs_from_the_command_line(reverse_checkpoint, tmp_path, capsys):
+    source, out = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text("red cat tree\n\ndog bird\n")
+    assert main(["reverse-words", "-c", str(reverse_checkpoint), "-i", str(source), "-o", str(out), "--beam", "1"]) == 0
+    assert out.read_text() == "tree cat red\n\nbird dog\n"  # one line per input line, a blank one kept
+    assert main(["reverse-words", "-c", str(reverse_checkpoint), "--format", "jsonl", "stone river"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["words"], record["reversed"], record["tokens"][-1]) == ("stone river", "river stone", "</s>")
+    assert record["score"] < 0
+    assert main(["--help"]) == 0 and "reverse-words" in capsys.readouterr().out
+
+
+def test_the_registered_task_is_evaluated_from_the_command_line(reverse_checkpoint, tmp_path, capsys):
+    rows = write_reversals(tmp_path / "held-out.jsonl", 12, random.Random(9))
+    (tmp_path / "words.txt").write_text("".join(" ".join(r) + "\n" for r in rows))
+    (tmp_path / "gold.txt").write_text("".join(" ".join(reversed(r)) + "\n" for r in rows))
+    (tmp_path / "copied.txt").write_text("".join(" ".join(r) + "\n" for r in rows))  # a system that does nothing
+    assert main(["evaluate", "reverse-words", "-c", str(reverse_checkpoint), "--source", str(tmp_path / "words.txt"),
+                 "--ref", str(tmp_path / "gold.txt"), "--keep-output", str(tmp_path / "system.txt"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["signature"]["metric"] == "bleu" and report["signature"]["text"].startswith("nrefs:1|")
+    assert report["bleu"] > 60 and report["sentences"] == 12
+    assert len((tmp_path / "system.txt").read_text().splitlines()) == 12
+    assert main(["evaluate", "reverse-words", "--hyp", str(tmp_path / "copied.txt"), "--ref", str(tmp_path / "gold.txt")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("nrefs:1|") and "version:" in printed[0]  # the signature, first
+    assert float(next(line for line in printed if line.startswith("bleu")).split("=")[1]) < report["bleu"]
