@@ -107,9 +107,13 @@ class EntityTagger:
 
     def attention(self, words: list[str], tags: list[str]):
         """Encoder self-attention of each entity's first piece over the input."""
-        from nlpcli.attention_maps import entity_attention
+        from nlpcli.attention_maps import encoder_attention
 
-        return entity_attention(self.model, self.tokenizer, words, tags)
+        ids, firsts = encode_words(self.tokenizer, words, self.window)
+        spans = [(kind, first, last) for kind, first, last in tags_to_spans(tags) if firsts[first] >= 0]
+        labels = [f"{kind} {' '.join(words[first:last])}" for kind, first, last in spans]
+        return encoder_attention(self.model, self.tokenizer, ids, [firsts[first] for _, first, _ in spans], labels,
+                                 word_shapes=word_shape_ids(words, firsts, len(ids)))
 
     def tag_texts(self, texts: list[str], batch_size: int = 32) -> tuple[list[list[Entity]], list[list[tuple[str, int, int, str]]], list[bool]]:
         """Per raw line: its entities, its words with their tags, and whether it was cut."""
