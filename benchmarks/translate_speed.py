@@ -111,13 +111,13 @@ def translate_once(checkpoint: str, sources: list[str], references: list[str], b
 
     from nlpcli.checkpoint import CONFIG_FILE, TOKENIZER_FILE
     from nlpcli.metrics import bleu
-    from nlpcli.tasks import language_token
+    from nlpcli.tasks import TASKS, language_token
     from nlpcli.tokenizer import Tokenizer
 
     torch.set_num_threads(threads)
     tokenizer = Tokenizer.load(Path(checkpoint) / TOKENIZER_FILE)
     max_positions = json.loads((Path(checkpoint) / CONFIG_FILE).read_text())["model"]["max_positions"]
-    encoded = [tokenizer.encode_task_input(language_token("de"), s, max_positions)[0] for s in sources]
+    encoded = [TASKS["translate"].encode(tokenizer, s, max_positions, language_token("de"))[0] for s in sources]
     if engine == "transformers":
         search = transformers_search(exports["hf"], tokenizer, max_positions, beam, batch_size)
     elif engine.startswith("ctranslate2"):

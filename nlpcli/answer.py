@@ -208,15 +208,13 @@ def answer_record(question: QuestionRecord, answer: Answer | None, fmt: str) -> 
     return [json.dumps(record, ensure_ascii=False)]
 
 
-def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, batch_size: int, on_progress=None,
-                     reporter=None, chunk_size: int | None = None) -> int:
-    """Answer QuestionRecords through the streaming driver, in chunks (of
-    ``chunk_size`` questions, default 16 x batch size; 1 answers each question as
-    soon as it is read), in order. ``fmt`` "squad" writes one JSON object
-    {id: answer text} at the end, as the official SQuAD script reads it."""
+def answer_handler(answerer: QuestionAnswerer, fmt: str, batch_size: int, reporter=None):
+    """The streaming driver's chunk handler for QuestionRecords. ``fmt`` "squad"
+    writes one JSON object {id: answer text} at the end, as the official SQuAD
+    script reads it."""
     import json
 
-    from nlpcli.textio import ChunkHandler, process_records
+    from nlpcli.textio import ChunkHandler
 
     squad = {}
 
@@ -226,13 +224,10 @@ def answer_questions(answerer: QuestionAnswerer, questions, writer, fmt: str, ba
         squad[question.id] = answer.text if answer else ""
         return []
 
-    handler = ChunkHandler(
+    return ChunkHandler(
         lambda chunk: answerer.answer([(q.question, q.context) for q in chunk], batch_size), lines,
-        reporter and (lambda q, answer: reporter.report(q.line, q.question, answer and answer_attention(answerer, q.question, q.context, answer))))
-    count = process_records(questions, writer, handler, chunk_size or 16 * batch_size, on_progress)
-    if fmt == "squad":
-        writer.write(json.dumps(squad, ensure_ascii=False))
-    return count
+        reporter and (lambda q, answer: reporter.report(q.line, q.question, answer and answer_attention(answerer, q.question, q.context, answer))),
+        closing=(lambda: [json.dumps(squad, ensure_ascii=False)]) if fmt == "squad" else None)
 
 
 def read_context(value: str, warn=None) -> str:

@@ -139,14 +139,3 @@ def alignments(attention: AttentionMap, layer: int | None = None) -> list[tuple[
         best = max(source, key=lambda column: float(matrix[row, column]))
         pairs.append((source.index(best), j))
     return pairs
-
-
-def entity_attention(model, tokenizer, words: list[str], tags: list[str]) -> AttentionMap:
-    """Encoder self-attention of each entity's first piece over the input."""
-    from nlpcli.entities import encode_words, tags_to_spans, word_shape_ids
-
-    ids, firsts = encode_words(tokenizer, words, model.config.max_positions)
-    spans = [(kind, first, last) for kind, first, last in tags_to_spans(tags) if firsts[first] >= 0]
-    labels = [f"{kind} {' '.join(words[first:last])}" for kind, first, last in spans]
-    return encoder_attention(model, tokenizer, ids, [firsts[first] for _, first, _ in spans], labels,
-                             word_shapes=word_shape_ids(words, firsts, len(ids)))

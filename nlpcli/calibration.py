@@ -5,9 +5,10 @@ less than nine times in ten. Dividing the logits by a temperature T > 1 (fitted
 on dev data by minimising the negative log-likelihood; Guo et al. 2017) fixes
 most of that without changing any decision: the arg-max, the best span and the
 best tag path stay as they are, only the reported probabilities move. The
-temperatures live in the checkpoint's model settings (ModelConfig
-``sentiment_temperature``, ``entity_temperature``, ``answer_temperature``;
-1.0 = uncalibrated, the outputs of release 1).
+temperatures live in the checkpoint's model settings (the ModelConfig field
+each task names as its ``temperature_field``: ``sentiment_temperature``,
+``entity_temperature``, ``answer_temperature``; 1.0 = uncalibrated, the
+outputs of release 1).
 """
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-# the ModelConfig field of each task's temperature
-TEMPERATURE_FIELDS = {"classify-sentiment": "sentiment_temperature", "tag-entities": "entity_temperature",
-                      "answer": "answer_temperature"}
+from nlpcli.tasks import get_task
+from nlpcli.tasks.base import IGNORE
 
 
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
@@ -77,7 +77,7 @@ def dev_logits(model, task: str, pools, pad_id: int, batch_size: int = 64) -> tu
     pools (nlpcli.batching.Pool, as training encodes them): one per sentence,
     per word, per answer boundary. Rows of different lengths (answer windows)
     are padded with -inf logits, which take no probability."""
-    from nlpcli.training.objectives import IGNORE, collate, encoder_task_scores
+    from nlpcli.training.objectives import collate
 
     model.eval()
     rows, golds = [], []
@@ -86,7 +86,7 @@ def dev_logits(model, task: str, pools, pad_id: int, batch_size: int = 64) -> tu
             batch = [(0, i) for i in range(start, min(start + batch_size, len(pool)))]
             src, tgt = collate([pool], batch, pad_id, task)
             device = next(model.parameters()).device
-            scores, gold = encoder_task_scores(model, task, src.to(device), tgt.to(device))
+            scores, gold = get_task(task).scores(model, src.to(device), tgt.to(device))
             scores, gold = scores.float().reshape(-1, scores.size(-1)).cpu(), gold.reshape(-1).cpu()
             keep = gold.ne(IGNORE)
             rows.append(scores[keep])
@@ -103,6 +103,6 @@ def calibrate(model, dev_pools: dict, pad_id: int) -> dict:
     for task, pools in dev_pools.items():
         logits, labels = dev_logits(model, task, pools, pad_id)
         temperature = fit_temperature(logits, labels)
-        setattr(model.config, TEMPERATURE_FIELDS[task], temperature)
+        setattr(model.config, get_task(task).temperature_field, temperature)
         reports[task] = calibration_report(logits, labels, temperature)
     return reports

@@ -72,7 +72,7 @@ def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
 class EntityTagger:
     def __init__(self, model, tokenizer, device: str = "cpu") -> None:
         self.model, self.tokenizer, self.device = model, tokenizer, device
-        self.max_positions = model.config.max_positions
+        self.window = model.config.max_positions
 
     def tag_words(self, sentences: list[list[str]], batch_size: int = 32) -> tuple[list[list[tuple[str, float]]], list[bool]]:
         """Per sentence, a (tag, probability) for every word, and whether words
@@ -85,7 +85,7 @@ class EntityTagger:
         transitions = getattr(self.model, "entity_transitions", None)
         results: list[list[tuple[str, float]]] = [[] for _ in sentences]
         cut = [False] * len(sentences)
-        encoded = [encode_words(self.tokenizer, words, self.max_positions) for words in sentences]
+        encoded = [encode_words(self.tokenizer, words, self.window) for words in sentences]
         order = [i for i in sorted(range(len(sentences)), key=lambda i: len(encoded[i][0])) if sentences[i]]
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
@@ -107,9 +107,13 @@ class EntityTagger:
 
     def attention(self, words: list[str], tags: list[str]):
         """Encoder self-attention of each entity's first piece over the input."""
-        from nlpcli.attention_maps import entity_attention
+        from nlpcli.attention_maps import encoder_attention
 
-        return entity_attention(self.model, self.tokenizer, words, tags)
+        ids, firsts = encode_words(self.tokenizer, words, self.window)
+        spans = [(kind, first, last) for kind, first, last in tags_to_spans(tags) if firsts[first] >= 0]
+        labels = [f"{kind} {' '.join(words[first:last])}" for kind, first, last in spans]
+        return encoder_attention(self.model, self.tokenizer, ids, [firsts[first] for _, first, _ in spans], labels,
+                                 word_shapes=word_shape_ids(words, firsts, len(ids)))
 
     def tag_texts(self, texts: list[str], batch_size: int = 32) -> tuple[list[list[Entity]], list[list[tuple[str, int, int, str]]], list[bool]]:
         """Per raw line: its entities, its words with their tags, and whether it was cut."""
@@ -150,21 +154,6 @@ def entity_record(text: str, entities: list[Entity], words: list[tuple[str, int,
     return [inline_markup(text, entities) if text.strip() else ""]
 
 
-def entity_handler(tagger: EntityTagger, batch_size: int, fmt: str, source_name: str, warn, reporter=None):
-    """A process_records chunk handler for raw text lines."""
-    from nlpcli.textio import record_handler
-
-    def run(texts):
-        entities, words, cut = tagger.tag_texts(texts, batch_size)
-        return list(zip(entities, words)), cut
-
-    return record_handler(
-        run, lambda text, found: entity_record(text, found[0], found[1], fmt), source_name, warn,
-        too_long=f"longer than the model's window ({tagger.max_positions} tokens); words past it are tagged O",
-        after=reporter and (lambda r, text, found: reporter.report(r.line, text, tagger.attention(
-            [w for w, _, _, _ in found[1]], [tag for _, _, _, tag in found[1]]) if found[0] else None)))
-
-
 @dataclass
 class ConllSentence:
     line: int  # the line of its first token
@@ -201,12 +190,11 @@ def conll_tokens(sentence: ConllSentence, source_name: str) -> list[str]:
     return tokens
 
 
-def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, source_name: str, warn, on_progress=None,
-                     reporter=None) -> int:
-    """Pre-tokenized CoNLL in, ``token<TAB>tag`` out through the streaming driver:
-    one line per input line, blank and -DOCSTART- lines passed through, so the
-    output lines up with gold files. Returns the count of sentences."""
-    from nlpcli.textio import ChunkHandler, process_records
+def conll_handler(tagger: EntityTagger, batch_size: int, source_name: str, warn, reporter=None):
+    """The streaming driver's chunk handler for pre-tokenized CoNLL (conll_items):
+    ``token<TAB>tag`` out, one line per input line, blank and -DOCSTART- lines
+    passed through, so the output lines up with gold files; the progress counts sentences."""
+    from nlpcli.textio import ChunkHandler
 
     def run(chunk):
         sentences = [item for item in chunk if isinstance(item, ConllSentence)]
@@ -230,5 +218,4 @@ def tag_conll_stream(tagger: EntityTagger, records, writer, batch_size: int, sou
         tokens, tags, _ = done
         return [f"{token}\t{tag}" for token, (tag, _) in zip(tokens, tags)]
 
-    return process_records(conll_items(records), writer, ChunkHandler(run, lines, after, lambda item: isinstance(item, ConllSentence)),
-                           16 * batch_size, on_progress)
+    return ChunkHandler(run, lines, after, lambda item: isinstance(item, ConllSentence))

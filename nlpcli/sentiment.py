@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nlpcli.data.task_data import clean_text
-from nlpcli.tasks import SENTIMENT_LABELS, TASK_TOKENS
+from nlpcli.tasks import SENTIMENT_LABELS, TASKS
 
 
 @dataclass
@@ -33,8 +32,7 @@ class SentimentClassifier:
         encoded = {}
         for index, text in enumerate(texts):
             if text.strip():
-                encoded[index], truncated[index] = self.tokenizer.encode_task_input(
-                    TASK_TOKENS["classify-sentiment"], clean_text(text), self.window)
+                encoded[index], truncated[index] = TASKS["classify-sentiment"].encode(self.tokenizer, text, self.window)
         order = sorted(encoded, key=lambda i: len(encoded[i]))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
@@ -51,7 +49,7 @@ class SentimentClassifier:
         """The decision's pooling attention over the text's tokens."""
         from nlpcli.attention_maps import pooling_attention
 
-        ids, _ = self.tokenizer.encode_task_input(TASK_TOKENS["classify-sentiment"], clean_text(text), self.window)
+        ids, _ = TASKS["classify-sentiment"].encode(self.tokenizer, text, self.window)
         return pooling_attention(self.model, self.tokenizer, ids)
 
 
@@ -64,15 +62,3 @@ def sentiment_record(text: str, sentiment: Sentiment | None, fmt: str) -> list[s
     if sentiment is None:
         record["empty"] = True
     return [json.dumps(record, ensure_ascii=False)]
-
-
-def sentiment_handler(classifier: SentimentClassifier, batch_size: int, fmt: str, input_format: str, source_name: str, warn,
-                      reporter=None):
-    """A process_records chunk handler: records (text or jsonl with ``text``) -> label lines."""
-    from nlpcli.textio import record_handler
-
-    return record_handler(
-        lambda texts: classifier.classify(texts, batch_size), lambda t, s: sentiment_record(t, s, fmt),
-        source_name, warn, field="text" if input_format == "jsonl" else None,
-        too_long=f"longer than the model's window ({classifier.window} tokens); classified the beginning only",
-        after=reporter and (lambda r, t, s: reporter.report(r.line, t, classifier.attention(t) if s else None)))

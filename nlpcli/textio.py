@@ -89,11 +89,14 @@ class ChunkHandler:
     record gets its own, usually one empty line); ``after(item, result)``, if
     given, runs for each item in input order before the chunk is written
     (attention maps); ``counts(item)``, if given, says which items the progress
-    counts (CoNLL counts sentences, not the lines it passes through)."""
+    counts (CoNLL counts sentences, not the lines it passes through);
+    ``closing()``, if given, the lines written after the last record (answer's
+    squad format: one JSON object of every answer)."""
     run: Callable[[list], list]
     lines: Callable[[Any, Any], list[str]]
     after: Callable[[Any, Any], None] | None = None
     counts: Callable[[Any], bool] | None = None
+    closing: Callable[[], list[str]] | None = None
 
 
 def process_records(items: Iterable, writer, handler: ChunkHandler, chunk_size: int, on_progress=None) -> int:
@@ -116,6 +119,8 @@ def process_records(items: Iterable, writer, handler: ChunkHandler, chunk_size: 
         writer.flush()
         if on_progress:
             on_progress(count)
+    for line in handler.closing() if handler.closing else []:
+        writer.write(line)
     return count
 
 

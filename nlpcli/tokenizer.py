@@ -81,13 +81,6 @@ class Tokenizer:
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text)
 
-    def encode_task_input(self, token: str, text: str, max_tokens: int) -> tuple[list[int], bool]:
-        """``token pieces </s>`` cut to ``max_tokens``: the encoder input of a
-        task or translation direction. Returns the ids and whether text was cut."""
-        pieces = self.encode(text)
-        room = max_tokens - 2
-        return [self.token_id(token)] + pieces[:room] + [self.eos_id], len(pieces) > room
-
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return self.sp.encode(texts)
 

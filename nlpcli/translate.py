@@ -1,20 +1,12 @@
 """Translation as a library call: texts in, hypotheses out, in input order."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nlpcli.decoding import GenerationSettings
 from nlpcli.errors import InputError
-from nlpcli.tasks import language_token, parse_direction
+from nlpcli.tasks import TASKS, language_token, parse_direction
+from nlpcli.tasks.base import Generated
 
-
-@dataclass
-class Translation:
-    text: str
-    score: float  # sequence log-probability (sum over target tokens, </s> included)
-    token_logprobs: list[float]
-    tokens: list[int]
-    pieces: list[str]  # the output tokens as SentencePiece pieces, </s> included
+Translation = Generated  # a translation is a text the decoder wrote, as a summary is
 
 
 def supported_directions(info) -> list[str]:
@@ -54,6 +46,9 @@ class Translator:
     def source_token(self, target: str) -> str:
         return language_token(self.source if self.style == "m2m100" else target)
 
+    def encode(self, text: str, target: str) -> tuple[list[int], bool]:
+        return TASKS["translate"].encode(self.tokenizer, text, self.max_positions, self.source_token(target))
+
     def decoder_prefix(self, target: str) -> list[int]:
         tok = self.tokenizer
         return [tok.eos_id, tok.token_id(language_token(target))] if self.style == "m2m100" else [tok.bos_id]
@@ -66,7 +61,7 @@ class Translator:
         encoded = {}
         for index, text in enumerate(texts):
             if text.strip():
-                encoded[index], truncated[index] = self.tokenizer.encode_task_input(self.source_token(target), text, self.max_positions)
+                encoded[index], truncated[index] = self.encode(text, target)
         hypotheses = self.translate_ids(list(encoded.values()), settings, self.decoder_prefix(target))
         for index, nbest in zip(encoded, hypotheses):
             results[index] = [Translation(self.tokenizer.decode(h.tokens), h.score, h.token_logprobs, h.tokens,
@@ -77,7 +72,7 @@ class Translator:
         """Cross-attention of the translation's tokens over the source's."""
         from nlpcli.attention_maps import cross_attention
 
-        source_ids, _ = self.tokenizer.encode_task_input(self.source_token(target), text, self.max_positions)
+        source_ids, _ = self.encode(text, target)
         return cross_attention(self.model, self.tokenizer, source_ids, translation.tokens, self.decoder_prefix(target))
 
     def translate_ids(self, sources: list[list[int]], settings: GenerationSettings, prefix: list[int] | None = None) -> list[list]:
@@ -121,14 +116,13 @@ def translation_record(source: str, translations: list[Translation], fmt: str, i
     return [best.text if best else ""]
 
 
-def translate_stream(translator: Translator, records, writer, target: str, settings: GenerationSettings,
-                     fmt: str = "text", chunk_size: int = 512, source_name: str = "<stdin>", warn=None,
-                     on_progress=None, reporter=None, with_alignments: bool = False) -> int:
-    """Translate records chunk by chunk through the streaming driver, in input
-    order, so memory stays bounded. Returns the count. ``reporter`` (an
-    AttentionReporter) gets each record's cross-attention."""
+def translation_handler(translator: Translator, target: str, settings: GenerationSettings, fmt: str = "text",
+                        source_name: str = "<stdin>", warn=None, reporter=None, with_alignments: bool = False):
+    """The streaming driver's chunk handler (nlpcli.textio.process_records) that
+    translates text records into ``target``. ``reporter`` (an AttentionReporter)
+    gets each record's cross-attention."""
     from nlpcli.attention_maps import alignments
-    from nlpcli.textio import ChunkHandler, process_records
+    from nlpcli.textio import ChunkHandler
 
     def run(chunk):
         results, truncated = translator.translate([r.text for r in chunk], target, settings)
@@ -150,4 +144,4 @@ def translate_stream(translator: Translator, records, writer, target: str, setti
         # a record's line is its place in the input: Moses n-best numbers records from 0
         return translation_record(record.text, translations, fmt, record.line - 1, alignment)
 
-    return process_records(records, writer, ChunkHandler(run, lines, after), chunk_size, on_progress)
+    return ChunkHandler(run, lines, after)

@@ -107,7 +107,9 @@ def test_end_conditioned_search_picks_the_best_valid_pair():
 
 
 def test_no_answer_windows_point_at_position_0_and_targets_carry_the_flags(tokenizer):
-    from nlpcli.training.objectives import encode_answers
+    from nlpcli.tasks import TASKS
+
+    encode_answers = TASKS["answer"].pool
 
     spec = type("Spec", (), {"name": "s", "weight": 1.0})()
     context = " ".join(["The river is long and the valley is green."] * 12) + " The tower stands in Paris."
@@ -130,7 +132,10 @@ def test_no_answer_windows_point_at_position_0_and_targets_carry_the_flags(token
 
 
 def test_the_answer_loss_trains_the_new_features(tokenizer):
-    from nlpcli.training.objectives import collate, encode_answers, prediction_count, task_loss
+    from nlpcli.tasks import TASKS
+    from nlpcli.training.objectives import collate, prediction_count, task_loss
+
+    encode_answers = TASKS["answer"].pool
 
     spec = type("Spec", (), {"name": "s", "weight": 1.0})()
     context = "The tower stands in Paris. The river is long."

@@ -6,6 +6,7 @@ import torch
 
 from nlpcli.attention_maps import AttentionMap, alignments, cross_attention, word_groups
 from nlpcli.heatmap import AttentionReporter, render_text
+from nlpcli.tasks import TASKS
 from test_cli import lines, nlpcli, run_in_process
 
 
@@ -43,7 +44,7 @@ def test_a_word_by_word_language_gives_a_diagonal_alignment(toy):
 
 
 def test_cross_attention_ignores_padding_and_is_the_same_alone_or_in_a_batch(toy):
-    ids = toy.tokenizer.encode_task_input("<2de>", "a dog", 64)[0]
+    ids = TASKS["translate"].encode(toy.tokenizer, "a dog", 64, "<2de>")[0]
     out = toy.tokenizer.encode("ein hund") + [toy.tokenizer.eos_id]
     alone = cross_attention(toy.model, toy.tokenizer, ids, out)
     assert alone.weights.shape[-2:] == (len(out), len(ids))
@@ -54,7 +55,7 @@ def test_cross_attention_ignores_padding_and_is_the_same_alone_or_in_a_batch(toy
     tok = toy.tokenizer
     pairs = [("a dog", "ein hund"), ("the big red dog sees a small cat in the park", "der gross rot hund sieht ein klein katze im der park"),
              ("cat", "katze"), ("a man runs", "ein mann rennt")]
-    sources = [tok.encode_task_input("<2de>", s, 64)[0] for s, _ in pairs]
+    sources = [TASKS["translate"].encode(tok, s, 64, "<2de>")[0] for s, _ in pairs]
     outputs = [tok.encode(t) + [tok.eos_id] for _, t in pairs]
     with torch.inference_mode():
         memory, padding_mask, _ = toy.model.encoder(pad(sources, tok.pad_id))

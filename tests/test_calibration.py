@@ -70,7 +70,9 @@ def test_temperatures_move_the_reported_probabilities_and_nothing_else(release1)
 
 def test_calibrate_fits_each_task_on_dev_pools_and_the_checkpoint_keeps_it(release1, tmp_path):
     from nlpcli.checkpoint import CheckpointInfo, save_checkpoint
-    from nlpcli.training.objectives import encode_sentiment
+    from nlpcli.tasks import TASKS
+
+    encode_sentiment = TASKS["classify-sentiment"].pool
 
     spec = type("Spec", (), {"name": "dev", "weight": 1.0})()
     examples = [{"text": text, "label": label} for text, label in [
@@ -88,7 +90,9 @@ def test_calibrate_fits_each_task_on_dev_pools_and_the_checkpoint_keeps_it(relea
 
 def test_calibrate_reads_entity_tags_and_answer_boundaries(release1):
     from nlpcli.calibration import dev_logits
-    from nlpcli.training.objectives import encode_answers, encode_entities
+    from nlpcli.tasks import TASKS
+
+    encode_answers, encode_entities = TASKS["answer"].pool, TASKS["tag-entities"].pool
 
     spec = type("Spec", (), {"name": "dev", "weight": 1.0})()
     tok, pad_id = release1.tokenizer, release1.tokenizer.pad_id

@@ -9,6 +9,7 @@ transformers = pytest.importorskip("transformers")
 from nlpcli.checkpoint import load_checkpoint  # noqa: E402
 from nlpcli.convert import export_hf  # noqa: E402
 from nlpcli.decoding import greedy_search  # noqa: E402
+from nlpcli.tasks import TASKS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,7 @@ def test_an_imported_m2m100_computes_what_transformers_computes(hf_m2m100, tmp_p
     sentences = ["a man runs in the park", "der hund isst brot", "a red ball"]
     batch = hf_tokenizer(sentences, return_tensors="pt", padding=True)
     translator = Translator(loaded.model, loaded.tokenizer, style="m2m100", source="en")
-    ours_src = [loaded.tokenizer.encode_task_input(translator.source_token("de"), s, 64)[0] for s in sentences]
+    ours_src = [TASKS["translate"].encode(loaded.tokenizer, s, 64, translator.source_token("de"))[0] for s in sentences]
     assert [[rows[i] for i in ids] for ids in ours_src] == [
         [t for t in row if t != 1] for row in batch["input_ids"].tolist()]  # same tokens, M2M100 ids
 
@@ -202,7 +203,7 @@ def test_an_imported_nllb_computes_what_transformers_computes(hf_nllb, tmp_path)
     # NllbTokenizer's (non-legacy) input: source language code, pieces, </s>
     theirs_src = [[language_id["eng_Latn"]] + hf_tokenizer(s, add_special_tokens=False).input_ids + [2] for s in sentences]
     translator = Translator(loaded.model, loaded.tokenizer, style="m2m100", source="eng_Latn")
-    ours_src = [loaded.tokenizer.encode_task_input(translator.source_token("deu_Latn"), s, 64)[0] for s in sentences]
+    ours_src = [TASKS["translate"].encode(loaded.tokenizer, s, 64, translator.source_token("deu_Latn"))[0] for s in sentences]
     assert [[rows[i] for i in ids] for ids in ours_src] == theirs_src
 
     prefix = translator.decoder_prefix("deu_Latn")
@@ -232,7 +233,7 @@ def test_ctranslate2_runs_the_exported_weights_to_the_same_translations(toy_chec
     loaded = load_checkpoint(toy_checkpoint)
     tok = loaded.tokenizer
     sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
-    encoded = [tok.encode_task_input("<2de>", s, 64)[0] for s in sources]
+    encoded = [TASKS["translate"].encode(tok, s, 64, "<2de>")[0] for s in sources]
     engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
     for beam in (1, 4):
         ours = Translator(loaded.model, tok).translate_ids(encoded, GenerationSettings(beam=beam))
@@ -324,7 +325,7 @@ def test_ctranslate2_runs_unequal_depths_to_the_same_translations(deep_encoder_c
     loaded = load_checkpoint(deep_encoder_checkpoint)
     tok = loaded.tokenizer
     sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
-    encoded = [tok.encode_task_input("<2de>", s, 64)[0] for s in sources]
+    encoded = [TASKS["translate"].encode(tok, s, 64, "<2de>")[0] for s in sources]
     engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
     for beam in (1, 4):
         ours = Translator(loaded.model, tok).translate_ids(encoded, GenerationSettings(beam=beam))

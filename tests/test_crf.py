@@ -55,7 +55,8 @@ def test_padding_words_do_not_change_a_sentence_nll(example):
 
 def test_the_training_loss_reads_each_sentence_off_its_first_pieces_and_reaches_the_encoder():
     from nlpcli.model import ModelConfig, Seq2SeqTransformer
-    from nlpcli.training.objectives import IGNORE, entity_crf_loss
+    from nlpcli.tasks.base import IGNORE
+    from nlpcli.tasks.entities import entity_crf_loss
 
     torch.manual_seed(0)
     model = Seq2SeqTransformer(ModelConfig(vocab_size=40, d_model=16, n_heads=2, ffn_dim=32, encoder_layers=1,

@@ -55,7 +55,11 @@ def test_switching_word_shapes_on_starts_as_a_no_op_and_then_reads_them():
 
 
 def test_entity_targets_carry_the_shapes_and_the_loss_trains_them(tokenizer):
-    from nlpcli.training.objectives import collate, encode_entities, split_entity_target, task_loss
+    from nlpcli.tasks import TASKS
+    from nlpcli.tasks.entities import split_entity_target
+    from nlpcli.training.objectives import collate, task_loss
+
+    encode_entities = TASKS["tag-entities"].pool
 
     spec = type("Spec", (), {"name": "s", "weight": 1.0})()
     examples = [{"tokens": ["Tim", "Cook", "visited", "NASA", "."], "tags": ["B-PER", "I-PER", "O", "B-ORG", "O"]}]

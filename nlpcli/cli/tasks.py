@@ -1,7 +1,10 @@
-"""The five task commands: each checks its own options, loads the checkpoint and
-hands the records to its task's library call."""
+"""The five task commands: each checks its own options and hands them to
+``run_task``, the one path from a command's arguments to a task run (which a
+registered task without a command of its own also takes: cli/registered.py)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -62,17 +65,52 @@ def progress_bar(label: str, texts, input: str | None, output: str | None, strea
     return console.progress(label, shown=not texts and not is_interactive(texts, input, stream) and not to_terminal)
 
 
-def run_records(texts, input, output, encoding_errors: EncodingErrors, stream: bool, batch_size: int, label: str,
-                make_handler, reporter) -> None:
-    """Records from arguments, a file or stdin, through ``make_handler(source name,
-    reporter)``'s chunk handler, to the output in input order."""
-    from nlpcli.textio import OutputWriter, process_records, records_from
+@dataclass
+class TaskRun:
+    """The options every task command shares: where the records come from and go,
+    their formats, how the model runs and the attention maps asked for."""
 
-    records, name = records_from(texts, input, encoding_errors.value, console.warn)
-    interactive = is_interactive(texts, input, stream)
-    with OutputWriter(output, input) as writer, progress_bar(label, texts, input, output, stream) as update, reporter as report:
-        process_records(records, writer, make_handler(name, report), 1 if interactive else 16 * batch_size,
-                        None if interactive else update)
+    texts: Optional[list[str]] = None
+    input: Optional[str] = None
+    output: Optional[str] = None
+    input_format: str = "text"
+    format: str = "text"
+    batch_size: int = 32
+    checkpoint: Optional[Path] = None
+    device: str = "auto"
+    threads: Optional[int] = None
+    stream: bool = False
+    quiet: bool = False
+    encoding_errors: str = "strict"
+    show_attention: bool = False
+    attention_out: Optional[str] = None
+    layer: str = "last"
+    head: str = "mean"
+    words: bool = False
+    int8: bool = False
+    bf16: bool = False
+
+
+def run_task(task, run: TaskRun, settings, label: str = "running", options: dict | None = None) -> int:
+    """Run a task (nlpcli.tasks.Task) as its command does: load the checkpoint (it must
+    serve the task), build the task's runner (``options``: the command's own), and stream
+    the records through the task's chunk handler to the output, in input order.
+    ``settings`` (GenerationSettings) carry the batch size and, for tasks that decode, the
+    search. Returns the number of records."""
+    from nlpcli.textio import OutputWriter, process_records
+
+    positive("--batch-size", run.batch_size)
+    loaded, device = load_for(task.name, run.checkpoint, run.device, run.threads, run.quiet, run.int8, run.bf16)
+    runner = task.runner(loaded, device, options)
+    items, name = task.items(run, console.warn, options)
+    stream = run.stream and task.streams(run.input_format)
+    interactive = is_interactive(run.texts, run.input, stream) and task.streams(run.input_format)
+    if interactive:  # each record answered as soon as it is read
+        settings = replace(settings, batch_size=1)
+    with OutputWriter(run.output, run.input) as writer, progress_bar(label, run.texts, run.input, run.output, stream) as update, \
+            attention_reporter(run.show_attention, run.attention_out, run.layer, run.head, run.words) as reporter:
+        handler = task.handler(runner, settings, run.format, run.input_format, name, console.warn, reporter)
+        return process_records(items, writer, handler, 1 if interactive else 16 * run.batch_size, None if interactive else update)
 
 
 @app.command()
@@ -104,8 +142,7 @@ def translate(
 ) -> None:
     """Translate sentences, one output line per input line, in input order."""
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.textio import OutputWriter, records_from
-    from nlpcli.translate import Translator, check_direction, translate_stream
+    from nlpcli.tasks import TASKS
 
     settings = GenerationSettings(
         beam=positive("--beam", beam), n_best=positive("--n-best", n_best),
@@ -113,18 +150,10 @@ def translate(
     )
     if n_best > beam:
         raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")
-    loaded, device = load_for("translate", checkpoint, device, threads, quiet, int8, bf16)
-    check_direction(loaded.info, src, tgt)
-    records, name = records_from(texts, input, encoding_errors.value, console.warn)
-    interactive = is_interactive(texts, input, stream)
-    translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks["translate"].get("style", "nlpcli"), src)
     if alignments and n_best > 1 and format == OutputFormat.text:
         raise InputError("--alignments goes with one hypothesis per line (drop --n-best or use --format jsonl)")
-    with OutputWriter(output, input) as writer, progress_bar("translating", texts, input, output, stream) as update, \
-            attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
-        translate_stream(translator, records, writer, tgt, settings, format.value,
-                         chunk_size=1 if interactive else 16 * batch_size, source_name=name, warn=console.warn,
-                         on_progress=None if interactive else update, reporter=reporter, with_alignments=alignments)
+    run_task(TASKS["translate"], TaskRun(texts, input, output, "text", format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+             settings, "translating", {"source": src, "target": tgt, "alignments": alignments})
 
 
 @app.command()
@@ -155,7 +184,7 @@ def summarize(
 ) -> None:
     """Summarize documents, one summary line per input line, in input order."""
     from nlpcli.decoding import Constraints, GenerationSettings
-    from nlpcli.summarize import Summarizer, summary_handler
+    from nlpcli.tasks import TASKS
 
     if min_len < 0 or no_repeat_ngram < 0:
         raise InputError("--min-len and --no-repeat-ngram must be 0 or more")
@@ -164,11 +193,8 @@ def summarize(
     settings = GenerationSettings(beam=positive("--beam", beam), max_len=positive("--max-len", max_len),
                                   batch_size=positive("--batch-size", batch_size),
                                   constraints=Constraints(min_len=min_len, no_repeat_ngram=no_repeat_ngram))
-    loaded, device = load_for("summarize", checkpoint, device, threads, quiet, int8, bf16)
-    summarizer = Summarizer(loaded.model, loaded.tokenizer, device, loaded.info.tasks["summarize"].get("window", 0))
-    run_records(texts, input, output, encoding_errors, stream, batch_size, "summarizing",
-                lambda name, report: summary_handler(summarizer, settings, format.value, input_format.value, name, console.warn, report),
-                attention_reporter(show_attention, attention_out, layer, head, words))
+    run_task(TASKS["summarize"], TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+             settings, "summarizing")
 
 
 @app.command()
@@ -195,29 +221,16 @@ def answer(
     bf16: Bf16 = False,
 ) -> None:
     """Answer questions with a span of the given context."""
-    from nlpcli.answer import (QuestionAnswerer, answer_questions, question_format, question_records, read_context,
-                               squad_question_records)
-    from nlpcli.textio import OutputWriter, records_from
+    from nlpcli.answer import question_format
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.tasks import TASKS
 
     positive("--batch-size", batch_size)
     kind = question_format(input_format.value, context, questions, input)
     if kind == "text" and context is None:
         raise InputError("questions as text need --context (or give -i a jsonl or SQuAD file)")
-    loaded, device = load_for("answer", checkpoint, device, threads, quiet, int8, bf16)
-    served = loaded.info.tasks["answer"]
-    answerer = QuestionAnswerer(loaded.model, loaded.tokenizer, device, served.get("window", 256), served.get("stride", 128))
-    if kind == "squad":
-        if not input or input == "-":
-            raise InputError("--input-format squad needs -i FILE (a SQuAD v1.1 JSON file)")
-        items, name = squad_question_records(input), input
-    else:
-        records, name = records_from(questions, input, encoding_errors.value, console.warn)
-        items = question_records(records, kind, read_context(context, console.warn) if context is not None else None, name)
-    interactive = is_interactive(questions, input, stream) and kind != "squad"
-    with OutputWriter(output, input) as writer, progress_bar("answering", questions, input, output, stream) as update, \
-            attention_reporter(show_attention, attention_out, layer, head, words) as reporter:
-        answer_questions(answerer, items, writer, format.value, 1 if interactive else batch_size,
-                         None if interactive else update, reporter, chunk_size=1 if interactive else None)
+    run_task(TASKS["answer"], TaskRun(questions, input, output, kind, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+             GenerationSettings(batch_size=batch_size), "answering", {"context": context})
 
 
 @app.command("classify-sentiment")
@@ -243,14 +256,11 @@ def classify_sentiment(
     bf16: Bf16 = False,
 ) -> None:
     """Label each text positive or negative, with the label's probability."""
-    from nlpcli.sentiment import SentimentClassifier, sentiment_handler
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.tasks import TASKS
 
-    positive("--batch-size", batch_size)
-    loaded, device = load_for("classify-sentiment", checkpoint, device, threads, quiet, int8, bf16)
-    classifier = SentimentClassifier(loaded.model, loaded.tokenizer, device)
-    run_records(texts, input, output, encoding_errors, stream, batch_size, "classifying",
-                lambda name, report: sentiment_handler(classifier, batch_size, format.value, input_format.value, name, console.warn, report),
-                attention_reporter(show_attention, attention_out, layer, head, words))
+    run_task(TASKS["classify-sentiment"], TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+             GenerationSettings(batch_size=positive("--batch-size", batch_size)), "classifying")
 
 
 @app.command("tag-entities")
@@ -276,18 +286,8 @@ def tag_entities(
     bf16: Bf16 = False,
 ) -> None:
     """Find PER, ORG, LOC and MISC entities."""
-    from nlpcli.entities import EntityTagger, entity_handler, tag_conll_stream
-    from nlpcli.textio import OutputWriter, records_from
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.tasks import TASKS
 
-    positive("--batch-size", batch_size)
-    loaded, device = load_for("tag-entities", checkpoint, device, threads, quiet, int8, bf16)
-    tagger = EntityTagger(loaded.model, loaded.tokenizer, device)
-    reporter = attention_reporter(show_attention, attention_out, layer, head, words)
-    if input_format == EntityInputFormat.conll:
-        records, name = records_from(texts, input, encoding_errors.value, console.warn)
-        with OutputWriter(output, input) as writer, progress_bar("tagging", texts, input, output, False) as update, reporter as report:
-            tag_conll_stream(tagger, records, writer, batch_size, name, console.warn, update, report)
-        return
-    fmt = "inline" if format == EntityFormat.text else format.value
-    run_records(texts, input, output, encoding_errors, stream, batch_size, "tagging",
-                lambda name, report: entity_handler(tagger, batch_size, fmt, name, console.warn, report), reporter)
+    run_task(TASKS["tag-entities"], TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+             GenerationSettings(batch_size=positive("--batch-size", batch_size)), "tagging")

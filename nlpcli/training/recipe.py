@@ -10,19 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from nlpcli.data.parallel import carve, drop_empty, read_line_aligned, read_tab_separated
+from nlpcli.data.parallel import carve
 from nlpcli.errors import RecipeError
 from nlpcli.model import ModelConfig
 from nlpcli.tasks import TASKS, parse_direction
-
-# the formats each task's data sets may come in (see DatasetSpec)
-TASK_FORMATS = {
-    "translate": ("line-aligned", "tsv"),
-    "summarize": ("jsonl",),
-    "classify-sentiment": ("jsonl", "glue-tsv"),
-    "tag-entities": ("conll",),
-    "answer": ("squad",),
-}
+from nlpcli.tasks.translate import trained_directions, trained_languages
 
 
 @dataclass
@@ -64,17 +56,9 @@ class TrainSettings:
 @dataclass
 class DatasetSpec:
     """One corpus of one task. ``path`` is relative to the data folder (``--data``).
-
-    translate, format "line-aligned": ``path`` is a prefix, one file per
-    language (``path.en``); format "tsv": one column per language in
-    ``languages`` order. ``directions`` lists the directions trained.
-    summarize, format "jsonl": ``fields`` = [document field, summary field]
-    (a list-valued field is joined with spaces, or its first item taken for
-    "target"/"annotations"). ``lowercase_target`` lower-cases the summaries.
-    classify-sentiment, format "jsonl" or "glue-tsv" (a header row names the
-    columns): ``fields`` = [text field, label field]; labels 0/1 = negative/positive.
-    tag-entities, format "conll": token first, BIO tag last.
-    answer, format "squad": SQuAD v1.1 JSON (first gold answer per question).
+    ``format`` is one of the task's formats (its Task class in nlpcli/tasks/ says
+    which, and what ``languages``, ``directions``, ``fields`` and
+    ``lowercase_target`` mean for them).
 
     ``carve_percent`` > 0 splits a set that has no dev split by a hash of a key
     (first language, text, or the article title for SQuAD); ``split`` picks
@@ -98,18 +82,10 @@ class DatasetSpec:
     limit: int = 0
 
     def load(self, data_root: Path) -> list[dict]:
-        from nlpcli.data.task_data import read_task_examples
-
-        path = Path(data_root) / self.path
-        if self.format == "line-aligned":
-            examples = drop_empty(read_line_aligned(path, self.languages))
-        elif self.format == "tsv":
-            examples = drop_empty(read_tab_separated(path, self.languages))
-        else:
-            examples = read_task_examples(self, path)
+        task = TASKS[self.task]
+        examples = task.read_examples(self, Path(data_root) / self.path)
         if self.carve_percent:
-            key = self.languages[0] if self.task == "translate" else "carve_key"
-            examples = carve(examples, key, self.carve_percent, self.split)
+            examples = carve(examples, task.carve_key(self), self.carve_percent, self.split)
         return examples[: self.limit] if self.limit else examples
 
 
@@ -141,24 +117,11 @@ class Recipe:
 
     @property
     def languages(self) -> list[str]:
-        found = []
-        for spec in self.translation_data:
-            for direction in spec.directions:
-                for lang in parse_direction(direction):
-                    if lang not in found:
-                        found.append(lang)
-        return found
-
-    @property
-    def translation_data(self) -> list[DatasetSpec]:
-        return [spec for spec in self.train_data if spec.task == "translate"]
+        return trained_languages(self.train_data)
 
     @property
     def directions(self) -> list[str]:
-        found = []
-        for spec in self.translation_data:
-            found += [d for d in spec.directions if d not in found]
-        return found
+        return trained_directions(self.train_data)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -219,15 +182,15 @@ def recipe_from_dict(raw: dict) -> Recipe:
     if recipe.train.trunk_precision not in ("compact", "exact"):
         raise RecipeError(f"recipe key train.trunk_precision: expected \"compact\" or \"exact\", got {recipe.train.trunk_precision!r}")
     for spec in recipe.train_data + recipe.dev_data:
-        if spec.task not in TASK_FORMATS:
-            raise RecipeError(f"data set {spec.name!r}: unknown task {spec.task!r} (known: {', '.join(TASK_FORMATS)})")
-        if spec.format not in TASK_FORMATS[spec.task]:
+        if spec.task not in TASKS:
+            raise RecipeError(f"data set {spec.name!r}: unknown task {spec.task!r} (known: {', '.join(TASKS)})")
+        task = TASKS[spec.task]
+        if spec.format not in task.formats:
             raise RecipeError(f"data set {spec.name!r}: format {spec.format!r} is not one of {spec.task}'s: "
-                              f"{', '.join(TASK_FORMATS[spec.task])}")
+                              f"{', '.join(task.formats)}")
         if spec.format in ("jsonl", "glue-tsv") and len(spec.fields) != 2:
             raise RecipeError(f"data set {spec.name!r}: format {spec.format} needs fields = [input field, output field]")
-        if spec.task == "translate" and not spec.directions:
-            raise RecipeError(f"data set {spec.name!r}: a translation set needs directions")
+        task.check_spec(spec)
         for direction in spec.directions:
             try:
                 source, target = parse_direction(direction)
@@ -242,8 +205,8 @@ def _check_mix(mix: Any) -> dict[str, float]:
     if not isinstance(mix, dict):
         raise RecipeError("recipe key mix: expected a table of task = weight")
     for task, weight in mix.items():
-        if task not in TASK_FORMATS:
-            raise RecipeError(f"unknown recipe key mix.{task} (known: {', '.join(TASK_FORMATS)})")
+        if task not in TASKS:
+            raise RecipeError(f"unknown recipe key mix.{task} (known: {', '.join(TASKS)})")
         _check_type(f"mix.{task}", weight, float)
     return {task: float(weight) for task, weight in mix.items()}
 

@@ -37,28 +37,13 @@ from nlpcli.batching import Pool, epoch_batches
 from nlpcli.checkpoint import TIED_WEIGHTS, CheckpointInfo, save_checkpoint, write_atomically
 from nlpcli.decoding import GenerationSettings
 from nlpcli.errors import RecipeError
-from nlpcli.metrics import bleu
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
-from nlpcli.tasks import ENTITY_TAGS, SENTIMENT_LABELS, TASK_TOKENS, language_token, parse_direction
+from nlpcli.tasks import TASKS, DevSet
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.distributed import World
-from nlpcli.training.objectives import ENCODERS, TaskLoss, collate, prediction_count, task_loss
+from nlpcli.training.objectives import TaskLoss, collate, prediction_count, task_loss
 from nlpcli.training import trunk as trunks
 from nlpcli.training.recipe import DatasetSpec, Recipe
-from nlpcli.translate import Translator
-
-ANSWER_WINDOW = 256  # tokens per question + context window; windows start every half window
-SUMMARY_WINDOW = 192  # document tokens the summarizer reads
-
-
-@dataclass
-class DevSet:
-    name: str  # e.g. "multi30k-val.en-de"
-    task: str
-    pool: Pool
-    direction: str = ""  # translation sets: also scored with BLEU
-    sources: tuple = ()
-    references: tuple = ()
 
 
 def log(message: str) -> None:
@@ -69,33 +54,20 @@ def log(message: str) -> None:
 
 
 def special_tokens(recipe: Recipe) -> list[str]:
-    return [language_token(lang) for lang in recipe.languages] + [TASK_TOKENS[t] for t in recipe.tasks if t in TASK_TOKENS]
-
-
-def task_window(task: str, recipe: Recipe) -> int:
-    """Most encoder tokens of one example: the summarizer and the answer
-    windows are longer than a translation's."""
-    wanted = {"answer": ANSWER_WINDOW, "summarize": SUMMARY_WINDOW}.get(task, recipe.train.max_length)
-    return min(wanted, recipe.model.max_positions)
+    """The tokens the recipe's tasks add to the vocabulary (translation's language tokens first)."""
+    return [token for task in recipe.tasks for token in TASKS[task].special_tokens(recipe)]
 
 
 def encode_set(spec: DatasetSpec, examples: list, tokenizer: Tokenizer, recipe: Recipe) -> Pool:
-    return ENCODERS[spec.task](spec, examples, tokenizer, task_window(spec.task, recipe), recipe.model)
+    task = TASKS[spec.task]
+    return task.pool(spec, examples, tokenizer, task.training_window(recipe), recipe.model)
 
 
 def training_texts(spec: DatasetSpec, examples: list):
     """The text of a set, for training the tokenizer."""
+    task = TASKS[spec.task]
     for ex in examples:
-        if spec.task == "translate":
-            yield from (ex[lang] for lang in spec.languages)
-        elif spec.task == "summarize":
-            yield from (ex["source"], ex["target"])
-        elif spec.task == "classify-sentiment":
-            yield ex["text"]
-        elif spec.task == "tag-entities":
-            yield " ".join(ex["tokens"])
-        else:
-            yield from (ex["question"], ex["context"])
+        yield from task.training_texts(spec, ex)
 
 
 def build_dev_sets(recipe: Recipe, data_root: Path, tokenizer: Tokenizer) -> list[DevSet]:
@@ -104,19 +76,16 @@ def build_dev_sets(recipe: Recipe, data_root: Path, tokenizer: Tokenizer) -> lis
         examples = spec.load(data_root)
         if not examples:
             raise RecipeError(f"dev set {spec.name!r} ({Path(data_root) / spec.path}) is empty")
-        if spec.task != "translate":
-            dev_sets.append(DevSet(spec.name, spec.task, encode_set(spec, examples, tokenizer, recipe)))
-            continue
-        for direction in spec.directions:
-            source, target = parse_direction(direction)
-            single = DatasetSpec(spec.name, spec.path, languages=spec.languages, directions=[direction])
-            pool = encode_set(single, examples, tokenizer, recipe)
-            dev_sets.append(DevSet(f"{spec.name}.{direction}", "translate", pool, direction,
-                                   tuple(ex[source] for ex in examples), tuple(ex[target] for ex in examples)))
+        dev_sets += TASKS[spec.task].dev_sets(spec, examples, tokenizer, recipe)
     return dev_sets
 
 
 WSD_COOLDOWN_SHARE = 0.15  # a plain warmup-stable-decay run cools down over its last 15 % of steps
+LOG_EVERY = 50  # steps between two lines of training loss in the log and metrics.jsonl
+DEV_BATCH_SIZE = 64  # dev examples per batch of dev_loss
+# primes that spread the seeds of the generators: the task drawn at each step
+# (seed x STEP_SEEDS + step) and each task's stream of epochs (seed + TASK_SEEDS x task index)
+STEP_SEEDS, TASK_SEEDS = 1_000_003, 7919
 
 
 @dataclass
@@ -154,10 +123,9 @@ class Schedule:
 
 
 def with_task_heads(config: ModelConfig, tasks: list[str]) -> ModelConfig:
-    config.sentiment_labels = len(SENTIMENT_LABELS) if "classify-sentiment" in tasks else 0
-    config.entity_tags = len(ENTITY_TAGS) if "tag-entities" in tasks else 0
-    config.answer_spans = "answer" in tasks
-    config.entity_crf = config.entity_crf and bool(config.entity_tags)
+    """Every task's output layers on if it is trained, off if not."""
+    for name, task in TASKS.items():
+        task.configure_heads(config, name in tasks)
     return config
 
 
@@ -385,10 +353,7 @@ class Trainer:
         folder = self.run_dir / "dev"
         folder.mkdir(exist_ok=True)
         for dev in self.dev_sets:
-            if dev.task == "translate":
-                source, target = parse_direction(dev.direction)
-                (folder / f"{dev.name}.{source}").write_text("\n".join(dev.sources) + "\n", encoding="utf-8")
-                (folder / f"{dev.name}.{target}").write_text("\n".join(dev.references) + "\n", encoding="utf-8")
+            TASKS[dev.task].write_dev_files(dev, folder)
 
     # ---- state ------------------------------------------------------------------
     def save_state(self) -> None:
@@ -437,13 +402,13 @@ class Trainer:
         tasks = list(self.shares)
         if len(tasks) == 1:
             return tasks[0]
-        generator = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + step)
+        generator = torch.Generator().manual_seed(self.settings.seed * STEP_SEEDS + step)
         return tasks[int(torch.multinomial(torch.tensor(list(self.shares.values())), 1, generator=generator))]
 
     def next_batch(self, task: str) -> list[tuple[int, int]]:
         """The next batch of ``task``'s stream of epochs, continuing from the saved position."""
         position = self.positions[task]
-        seed = self.settings.seed + 7919 * list(self.pools).index(task)
+        seed = self.settings.seed + TASK_SEEDS * list(self.pools).index(task)
         while True:
             if self.plans.get(task, (None,))[0] != position[0]:
                 self.plans[task] = (position[0], epoch_batches(self.pools[task], self.settings.batch_tokens, seed, position[0]))
@@ -488,7 +453,7 @@ class Trainer:
                 log(f"time limit reached: stopping at step {self.step}")
                 settings.max_steps = self.step
 
-            if self.world.is_main and (self.step % 50 == 0 or self.step == settings.max_steps):
+            if self.world.is_main and (self.step % LOG_EVERY == 0 or self.step == settings.max_steps):
                 self.log_window(window, grad_norm)
                 window = {"loss": {}, "count": {}, "tokens": 0, "start": time.time()}
             if self.world.is_main and (self.step % settings.eval_every == 0 or self.step == settings.max_steps):
@@ -552,8 +517,8 @@ class Trainer:
     @torch.inference_mode()
     def dev_loss(self, dev: DevSet) -> float:
         total, count = 0.0, 0
-        for start in range(0, len(dev.pool), 64):
-            batch = [(0, i) for i in range(start, min(start + 64, len(dev.pool)))]
+        for start in range(0, len(dev.pool), DEV_BATCH_SIZE):
+            batch = [(0, i) for i in range(start, min(start + DEV_BATCH_SIZE, len(dev.pool)))]
             src, tgt = collate([dev.pool], batch, self.tokenizer.pad_id, dev.task)
             loss_sum = task_loss(self.model, dev.task, src.to(self.device), tgt.to(self.device), self.tokenizer.pad_id, 0.0)
             n = prediction_count(dev.task, tgt, self.tokenizer.pad_id)
@@ -565,15 +530,11 @@ class Trainer:
         checkpoint with the lowest mean dev loss is kept, or in a cooldown the last."""
         self.model.eval()
         started = time.time()
-        translator = Translator(self.model, self.tokenizer, str(self.device))
         decode = GenerationSettings(beam=self.settings.eval_beam, batch_size=self.settings.eval_batch_size)
         scores = {}
         for dev in self.dev_sets:
-            scores[dev.name] = {"loss": round(self.dev_loss(dev), 4)}
-            if dev.task == "translate":
-                results, _ = translator.translate(list(dev.sources), parse_direction(dev.direction)[1], decode)
-                hypotheses = [r[0].text if r else "" for r in results]
-                scores[dev.name]["bleu"] = round(bleu(hypotheses, list(dev.references)), 2)
+            scores[dev.name] = {"loss": round(self.dev_loss(dev), 4),
+                                **TASKS[dev.task].dev_scores(dev, self.model, self.tokenizer, str(self.device), decode)}
         mean_loss = sum(s["loss"] for s in scores.values()) / max(1, len(scores))
         self.record({"step": self.step, "dev": scores, "mean_loss": mean_loss, "eval_s": round(time.time() - started, 1)})
         log(f"validation at step {self.step}: " + "; ".join(
@@ -589,20 +550,7 @@ class Trainer:
         self.model.train()
 
     def served_tasks(self) -> dict:
-        served = {}
-        for task in self.pools:
-            if task == "translate":
-                served[task] = {"directions": self.recipe.directions, "languages": self.recipe.languages}
-            elif task == "classify-sentiment":
-                served[task] = {"labels": list(SENTIMENT_LABELS)}
-            elif task == "tag-entities":
-                served[task] = {"tags": list(ENTITY_TAGS)}
-            elif task == "answer":
-                window = task_window(task, self.recipe)
-                served[task] = {"window": window, "stride": window // 2}
-            else:
-                served[task] = {"window": task_window(task, self.recipe)}
-        return served
+        return {task: TASKS[task].served(self.recipe) for task in self.pools}
 
     def export(self, folder: Path, scores: dict) -> None:
         info = CheckpointInfo(
@@ -613,7 +561,7 @@ class Trainer:
                 "train_seconds": round(self.elapsed), "device": torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu",
                 **self.trunk_history(),
                 "data": [{"name": s.name, "task": s.task, "path": s.path, "weight": s.weight,
-                          **({"directions": s.directions} if s.task == "translate" else {})} for s in self.recipe.train_data],
+                          **TASKS[s.task].data_entry(s)} for s in self.recipe.train_data],
                 "dev_scores_greedy": scores,
             },
         )

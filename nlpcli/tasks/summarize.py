@@ -1,0 +1,41 @@
+"""summarize: the decoder writes a summary of the document the encoder reads
+(``<summarize> document </s>``, cut to the summarization window). A model
+with copy_attention also copies source tokens (pointer-generator)."""
+from __future__ import annotations
+
+from nlpcli.data.task_data import read_document_pairs
+from nlpcli.tasks.base import DecoderTask
+
+
+class Summarize(DecoderTask):
+    """Data sets: format "jsonl" with ``fields`` = [document field, summary field]
+    (a list-valued field is joined with spaces, or its first item taken for
+    "target"/"annotations"); ``lowercase_target`` lower-cases the summaries."""
+
+    name = "summarize"
+    token = "<summarize>"
+    formats = {"jsonl": read_document_pairs}
+    window = 192  # document tokens the summarizer reads
+    input_field, output_field = "document", "summary"
+    too_long = "longer than the summarization window ({window} tokens); summarized the beginning only"
+
+    def loss(self, model, src, tgt, pad_id: int, label_smoothing: float):
+        if model.config.copy_attention:
+            return copy_loss(model, src, tgt, pad_id, label_smoothing)
+        return super().loss(model, src, tgt, pad_id, label_smoothing)
+
+
+def copy_loss(model, src, tgt, pad_id: int, label_smoothing: float):
+    """Negative log-likelihood of the pointer-generator mixture. Label smoothing
+    (what cross_entropy does: (1 - e) NLL + e mean of -log p) smooths the
+    vocabulary distribution only: smoothing the mixture would ask mass of every
+    token the source does not hold, which only the vocabulary side can give, and so
+    would push the gate away from copying."""
+    import torch.nn.functional as F
+
+    log_probs, vocab_logits = model.copy_log_probs(src, tgt[:, :-1])
+    gold = tgt[:, 1:]
+    nll = -log_probs.gather(-1, gold[..., None]).squeeze(-1)
+    smoothing = -F.log_softmax(vocab_logits.float(), dim=-1).mean(dim=-1)
+    loss = (1 - label_smoothing) * nll + label_smoothing * smoothing
+    return loss[gold.ne(pad_id)].sum()
