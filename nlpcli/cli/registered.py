@@ -51,9 +51,7 @@ def task_command(task):
 
         settings = GenerationSettings(beam=positive("--beam", beam), max_len=max_len and positive("--max-len", max_len),
                                       batch_size=positive("--batch-size", batch_size))
-        run_task(task, TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device,
-                               threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head,
-                               words, int8, bf16), settings)
+        run_task(task, TaskRun.from_arguments(locals()), settings)
 
     return typer.main.get_command(commands)
 

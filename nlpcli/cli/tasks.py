@@ -3,7 +3,7 @@
 registered task without a command of its own also takes: cli/registered.py)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -90,6 +90,14 @@ class TaskRun:
     int8: bool = False
     bf16: bool = False
 
+    @classmethod
+    def from_arguments(cls, arguments: dict, **given) -> "TaskRun":
+        """The shared options out of a command's arguments (its ``locals()``), choices
+        as their values; ``given`` fields override (answer's worked-out input format)."""
+        values = {f.name: arguments[f.name] for f in fields(cls) if f.name in arguments}
+        values = {name: getattr(value, "value", value) for name, value in values.items()}
+        return cls(**{**values, **given})
+
 
 def run_task(task, run: TaskRun, settings, label: str = "running", options: dict | None = None) -> int:
     """Run a task (nlpcli.tasks.Task) as its command does: load the checkpoint (it must
@@ -152,7 +160,7 @@ def translate(
         raise InputError(f"--n-best {n_best} cannot exceed --beam {beam}")
     if alignments and n_best > 1 and format == OutputFormat.text:
         raise InputError("--alignments goes with one hypothesis per line (drop --n-best or use --format jsonl)")
-    run_task(TASKS["translate"], TaskRun(texts, input, output, "text", format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+    run_task(TASKS["translate"], TaskRun.from_arguments(locals()),
              settings, "translating", {"source": src, "target": tgt, "alignments": alignments})
 
 
@@ -193,7 +201,7 @@ def summarize(
     settings = GenerationSettings(beam=positive("--beam", beam), max_len=positive("--max-len", max_len),
                                   batch_size=positive("--batch-size", batch_size),
                                   constraints=Constraints(min_len=min_len, no_repeat_ngram=no_repeat_ngram))
-    run_task(TASKS["summarize"], TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+    run_task(TASKS["summarize"], TaskRun.from_arguments(locals()),
              settings, "summarizing")
 
 
@@ -229,7 +237,7 @@ def answer(
     kind = question_format(input_format.value, context, questions, input)
     if kind == "text" and context is None:
         raise InputError("questions as text need --context (or give -i a jsonl or SQuAD file)")
-    run_task(TASKS["answer"], TaskRun(questions, input, output, kind, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+    run_task(TASKS["answer"], TaskRun.from_arguments(locals(), texts=questions, input_format=kind),
              GenerationSettings(batch_size=batch_size), "answering", {"context": context})
 
 
@@ -259,7 +267,7 @@ def classify_sentiment(
     from nlpcli.decoding import GenerationSettings
     from nlpcli.tasks import TASKS
 
-    run_task(TASKS["classify-sentiment"], TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+    run_task(TASKS["classify-sentiment"], TaskRun.from_arguments(locals()),
              GenerationSettings(batch_size=positive("--batch-size", batch_size)), "classifying")
 
 
@@ -289,5 +297,5 @@ def tag_entities(
     from nlpcli.decoding import GenerationSettings
     from nlpcli.tasks import TASKS
 
-    run_task(TASKS["tag-entities"], TaskRun(texts, input, output, input_format.value, format.value, batch_size, checkpoint, device, threads, stream, quiet, encoding_errors.value, show_attention, attention_out, layer, head, words, int8, bf16),
+    run_task(TASKS["tag-entities"], TaskRun.from_arguments(locals()),
              GenerationSettings(batch_size=positive("--batch-size", batch_size)), "tagging")
