@@ -128,6 +128,15 @@ class Answer(EncoderTask):
         """Format "squad" writes one JSON object {id: answer} after the last question."""
         return answer_handler(runner, fmt, settings.batch_size, reporter)
 
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """Exact match and F1 (the official SQuAD v1.1 normalisation, the best over gold
+        answers) of predictions ({id: answer} JSON, or answer's jsonl) against the one
+        SQuAD file ``ref_paths`` names."""
+        from nlpcli.evaluate import read_answers
+
+        (data_path,) = ref_paths
+        return read_answers(hyp_paths, data_path)
+
 
 # ---- the engine: question answering as a library call ---------------------------------
 @dataclass

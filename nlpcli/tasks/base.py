@@ -194,7 +194,10 @@ class Task(ABC):
         return None
 
     def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
-        """System outputs and references read for the task's metric (nlpcli.evaluate.TaskScoring)."""
+        """The task's evaluator: the system outputs ``hyp_paths`` and the references
+        ``ref_paths`` (reference files, or the one gold file of a task scored against a
+        gold set) read for the task's metric (nlpcli.evaluate.TaskScoring), which
+        ``nlpcli evaluate TASK`` scores and prints with its signature."""
         raise NotImplementedError(f"{self.name} has no evaluator")
 
     def handler(self, runner, settings, fmt: str, input_format: str, source_name: str, warn, reporter=None):

@@ -129,6 +129,15 @@ class TagEntities(EncoderTask):
             return super().handler(runner, settings, fmt, input_format, source_name, warn, reporter)
         return conll_handler(runner, settings.batch_size, source_name, warn, reporter)
 
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """Entity-level precision, recall and F1, overall and per type, counted as conlleval
+        counts, of tagged CoNLL (or tag-entities' jsonl) against the one gold CoNLL file
+        ``ref_paths`` names."""
+        from nlpcli.evaluate import read_entities
+
+        (gold_path,) = ref_paths
+        return read_entities(hyp_paths, gold_path)
+
 
 def split_entity_target(tgt):
     """(tags, word shape ids) of a TagEntities.pool target batch."""

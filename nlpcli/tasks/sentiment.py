@@ -65,6 +65,13 @@ class ClassifySentiment(EncoderTask):
     def attention(self, runner: SentimentClassifier, source: str, result):
         return runner.attention(source) if result else None
 
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """Accuracy and macro-F1 of predicted labels against the one gold file ``ref_paths`` names."""
+        from nlpcli.evaluate import read_sentiment
+
+        (gold_path,) = ref_paths
+        return read_sentiment(hyp_paths, gold_path)
+
 
 @dataclass
 class Sentiment:

@@ -31,6 +31,13 @@ class Summarize(DecoderTask):
             return copy_loss(model, src, tgt, pad_id, label_smoothing)
         return super().loss(model, src, tgt, pad_id, label_smoothing)
 
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """ROUGE-1/2/L F1 (rouge-score, Porter stemming) against one or more references per
+        document (several files, or jsonl with a list field), each document its best."""
+        from nlpcli.evaluate import read_summaries
+
+        return read_summaries(hyp_paths, ref_paths)
+
 
 def copy_loss(model, src, tgt, pad_id: int, label_smoothing: float):
     """Negative log-likelihood of the pointer-generator mixture. Label smoothing
