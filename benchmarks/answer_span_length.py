@@ -20,10 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recipes"))
 from evaluate import SQUAD  # noqa: E402
 
-from nlpcli.answer import best_span, encode_windows, span_text  # noqa: E402
 from nlpcli.batching import pad  # noqa: E402
 from nlpcli.checkpoint import load_checkpoint  # noqa: E402
 from nlpcli.metrics import answer_f1, normalize_answer  # noqa: E402
+from nlpcli.tasks.answer import best_span, encode_windows, span_text  # noqa: E402
 
 
 def gold_answers(data: Path) -> dict[tuple[str, str], list[str]]:

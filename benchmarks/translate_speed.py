@@ -38,7 +38,7 @@ def peak_rss_mib() -> float:
 def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
     from nlpcli.checkpoint import load_checkpoint
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     loaded = load_checkpoint(checkpoint)
     if engine == "nlpcli-int8":

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlpcli.summarize import lead_baseline
+from nlpcli.tasks.summarize import lead_baseline
 from nlpcli.training.recipe import DatasetSpec
 
 TRANSLATION = [

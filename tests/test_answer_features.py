@@ -4,9 +4,9 @@ answer_no_answer_windows; all off by default)."""
 import pytest
 import torch
 
-from nlpcli.answer import Window, best_span, encode_windows
 from nlpcli.features import find_words, normalize_word, question_match_flags
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
+from nlpcli.tasks.answer import Window, best_span, encode_windows
 from nlpcli.tokenizer import Tokenizer
 
 

@@ -19,7 +19,7 @@ def toy(toy_checkpoint):
 
 def toy_cross_attention(toy, text="a man runs"):
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     translator = Translator(toy.model, toy.tokenizer)
     [[best]], _ = translator.translate([text], "de", GenerationSettings(beam=1))

@@ -46,9 +46,9 @@ def release1():
 
 
 def test_temperatures_move_the_reported_probabilities_and_nothing_else(release1):
-    from nlpcli.answer import QuestionAnswerer
-    from nlpcli.entities import EntityTagger
-    from nlpcli.sentiment import SentimentClassifier
+    from nlpcli.tasks.answer import QuestionAnswerer
+    from nlpcli.tasks.entities import EntityTagger
+    from nlpcli.tasks.sentiment import SentimentClassifier
 
     model, tok = release1.model, release1.tokenizer
     assert (model.config.sentiment_temperature, model.config.entity_temperature, model.config.answer_temperature) == (1, 1, 1)

@@ -5,9 +5,9 @@ import inspect
 import pytest
 import typer
 
-from nlpcli.answer import question_format
 from nlpcli.cli import app, evaluate, options, tasks
 from nlpcli.info import render_info
+from nlpcli.tasks.answer import question_format
 
 TASK_COMMANDS = ("translate", "summarize", "answer", "classify-sentiment", "tag-entities")
 # every task command takes these, from nlpcli/cli/options.py (answer's -i says what questions it reads)

@@ -1,5 +1,5 @@
 """answer --context: a file's name, or the text itself, never an OSError."""
-from nlpcli.answer import read_context
+from nlpcli.tasks.answer import read_context
 
 
 def test_a_file_is_read_and_anything_else_is_the_text(tmp_path):

@@ -123,7 +123,7 @@ def test_an_imported_m2m100_computes_what_transformers_computes(hf_m2m100, tmp_p
     from nlpcli.batching import pad
     from nlpcli.convert import import_hf, m2m100_vocabulary
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     folder, hf, hf_tokenizer, vocab = hf_m2m100
     loaded = load_checkpoint(import_hf(folder, tmp_path / "imported"))
@@ -193,7 +193,7 @@ def test_an_imported_nllb_computes_what_transformers_computes(hf_nllb, tmp_path)
     from nlpcli.batching import pad
     from nlpcli.convert import import_hf, nllb_vocabulary
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     folder, hf, hf_tokenizer, language_id = hf_nllb
     loaded = load_checkpoint(import_hf(folder, tmp_path / "imported"))
@@ -226,7 +226,7 @@ def test_ctranslate2_runs_the_exported_weights_to_the_same_translations(toy_chec
     ctranslate2 = pytest.importorskip("ctranslate2")
     from test_cli import nlpcli
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     result = nlpcli("convert", "--to", "ctranslate2", str(tmp_path / "ct2"), "--checkpoint", str(toy_checkpoint))
     assert result.returncode == 0, result.stderr.decode()
@@ -319,7 +319,7 @@ def test_ctranslate2_runs_unequal_depths_to_the_same_translations(deep_encoder_c
     ctranslate2 = pytest.importorskip("ctranslate2")
     from nlpcli.convert import export_ctranslate2
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     export_ctranslate2(deep_encoder_checkpoint, tmp_path / "ct2")
     loaded = load_checkpoint(deep_encoder_checkpoint)
@@ -339,7 +339,7 @@ def test_convert_to_and_from_hf_through_the_command_line(toy_checkpoint, exporte
 
     from nlpcli.convert import import_hf
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
     from test_cli import lines, nlpcli
 
     out = tmp_path / "hf"

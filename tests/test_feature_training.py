@@ -11,11 +11,11 @@ FEATURES = ["model.copy_attention=true", "model.question_match=true", "model.ans
 
 
 def test_a_run_with_every_feature_on_trains_and_serves(tmp_path):
-    from nlpcli.answer import QuestionAnswerer, answer_attention
     from nlpcli.checkpoint import load_checkpoint
     from nlpcli.decoding import GenerationSettings
-    from nlpcli.entities import EntityTagger
-    from nlpcli.summarize import Summarizer
+    from nlpcli.tasks.answer import QuestionAnswerer, answer_attention
+    from nlpcli.tasks.entities import EntityTagger
+    from nlpcli.tasks.summarize import Summarizer
     from nlpcli.training.recipe import load_recipe
     from nlpcli.training.trainer import Trainer
 

@@ -30,7 +30,7 @@ def release1():
 
 @pytest.mark.parametrize("name", ["nlpcli-base", "translate-en-de"])
 def test_release1_translates_as_before(name):
-    from nlpcli.translate import Translator
+    from nlpcli.tasks.translate import Translator
 
     loaded = load_checkpoint(f"checkpoints/{name}")
     results, _ = Translator(loaded.model, loaded.tokenizer).translate(
@@ -39,10 +39,10 @@ def test_release1_translates_as_before(name):
 
 
 def test_release1_serves_every_task_as_before(release1):
-    from nlpcli.answer import QuestionAnswerer
-    from nlpcli.entities import EntityTagger
-    from nlpcli.sentiment import SentimentClassifier
-    from nlpcli.summarize import Summarizer
+    from nlpcli.tasks.answer import QuestionAnswerer
+    from nlpcli.tasks.entities import EntityTagger
+    from nlpcli.tasks.sentiment import SentimentClassifier
+    from nlpcli.tasks.summarize import Summarizer
 
     model, tok = release1.model, release1.tokenizer
     summaries, _ = Summarizer(model, tok).summarize(

@@ -5,7 +5,7 @@ import sys
 
 from nlpcli.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from nlpcli.decoding import GenerationSettings
-from nlpcli.translate import Translator
+from nlpcli.tasks.translate import Translator
 
 
 def test_shipped_checkpoint_translates_both_directions():

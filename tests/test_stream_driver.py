@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from nlpcli.entities import ConllSentence, conll_items
+from nlpcli.tasks.entities import ConllSentence, conll_items
 from nlpcli.textio import ChunkHandler, OutputWriter, Record, process_records, read_records
 
 

@@ -5,13 +5,13 @@ import json
 import pytest
 import torch
 
-from nlpcli.answer import QuestionAnswerer, encode_windows, piece_range, span_text
 from nlpcli.crf import allowed_transitions, viterbi
 from nlpcli.data.task_data import clean_text
-from nlpcli.entities import encode_words, split_words, tags_to_spans
 from nlpcli.errors import InputError
 from nlpcli.model import ModelConfig
 from nlpcli.tasks import ENTITY_TAGS, TASK_TOKENS
+from nlpcli.tasks.answer import QuestionAnswerer, encode_windows, piece_range, span_text
+from nlpcli.tasks.entities import encode_words, split_words, tags_to_spans
 from nlpcli.tokenizer import Tokenizer
 
 
@@ -184,8 +184,8 @@ def test_an_entity_crf_stage_trains_the_entity_layers_and_nothing_else(toy_tasks
 
     from conftest import write_toy_tasks_recipe
     from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.entities import EntityTagger
     from nlpcli.info import describe
+    from nlpcli.tasks.entities import EntityTagger
     from nlpcli.training.recipe import load_recipe
     from nlpcli.training.trainer import Trainer
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from nlpcli.entities import encode_words, word_shape_ids
 from nlpcli.features import WORD_SHAPES, word_shape, word_shape_id
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.tasks import ENTITY_TAGS
+from nlpcli.tasks.entities import encode_words, word_shape_ids
 
 
 @pytest.mark.parametrize("word, shape", [

@@ -142,12 +142,12 @@ def evaluate_summarize(
     worst: Worst = 0,
 ) -> None:
     """ROUGE-1/2/L F1 (rouge-score, Porter stemming), averaged over documents; the best reference of each."""
-    from nlpcli.evaluate import read_summaries
+    from nlpcli.tasks import TASKS
 
     options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst)
     with systems_to_score(ctx, hyp, checkpoint, keep_output,
                           lambda out: ["summarize", "-i", needed(source, "--source", "summarize"), "-o", out]) as (paths, names):
-        show_scores(read_summaries(paths, ref), options, as_json, names)
+        show_scores(TASKS["summarize"].scoring(paths, ref), options, as_json, names)
 
 
 @evaluate_app.command("answer", context_settings=RUN_AND_SCORE)
@@ -170,13 +170,13 @@ def evaluate_answer(
     reliability_plot: ReliabilityPlot = None,
 ) -> None:
     """Exact match and F1 with the official SQuAD v1.1 normalisation, the best over gold answers."""
-    from nlpcli.evaluate import read_answers
+    from nlpcli.tasks import TASKS
 
     options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
                                  calibration, calibration_bins, reliability_plot)
     with systems_to_score(ctx, predictions, checkpoint, keep_output,
                           lambda out: ["answer", "-i", data, "--input-format", "squad", "--format", "jsonl", "-o", out]) as (paths, names):
-        report = show_scores(read_answers(paths, data), options, as_json, names)
+        report = show_scores(TASKS["answer"].scoring(paths, [data]), options, as_json, names)
     if report.get("unanswered"):
         console.warn(f"{report['unanswered']} question(s) have no prediction and score 0")
 
@@ -202,13 +202,13 @@ def evaluate_classify_sentiment(
     reliability_plot: ReliabilityPlot = None,
 ) -> None:
     """Accuracy and macro-F1."""
-    from nlpcli.evaluate import read_sentiment
+    from nlpcli.tasks import TASKS
 
     options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
                                  calibration, calibration_bins, reliability_plot)
     with systems_to_score(ctx, predictions, checkpoint, keep_output,
                           lambda out: ["classify-sentiment", "-i", needed(source, "--source", "classify-sentiment"), "-o", out]) as (paths, names):
-        show_scores(read_sentiment(paths, gold), options, as_json, names)
+        show_scores(TASKS["classify-sentiment"].scoring(paths, [gold]), options, as_json, names)
 
 
 @evaluate_app.command("tag-entities", context_settings=RUN_AND_SCORE)
@@ -231,7 +231,8 @@ def evaluate_tag_entities(
     reliability_plot: ReliabilityPlot = None,
 ) -> None:
     """Entity-level precision, recall and F1, overall and per type, counted as conlleval counts."""
-    from nlpcli.evaluate import read_entities, write_gold_sentences
+    from nlpcli.evaluate import write_gold_sentences
+    from nlpcli.tasks import TASKS
 
     options = evaluation_options(confidence, confidence_n, seed, paired_ar, paired_n, per_record, worst,
                                  calibration, calibration_bins, reliability_plot)
@@ -245,4 +246,4 @@ def evaluate_tag_entities(
 
     with tempfile.TemporaryDirectory(prefix="nlpcli-evaluate-") as folder, \
             systems_to_score(ctx, predictions, checkpoint, keep_output, tag(folder)) as (paths, names):
-        show_scores(read_entities(paths, gold), options, as_json, names)
+        show_scores(TASKS["tag-entities"].scoring(paths, [gold]), options, as_json, names)

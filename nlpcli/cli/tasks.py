@@ -229,9 +229,9 @@ def answer(
     bf16: Bf16 = False,
 ) -> None:
     """Answer questions with a span of the given context."""
-    from nlpcli.answer import question_format
     from nlpcli.decoding import GenerationSettings
     from nlpcli.tasks import TASKS
+    from nlpcli.tasks.answer import question_format
 
     positive("--batch-size", batch_size)
     kind = question_format(input_format.value, context, questions, input)

@@ -6,6 +6,7 @@ A new task is a new module with its Task subclass plus one line:
 ``register(MyTask())``."""
 from __future__ import annotations
 
+from nlpcli.errors import InputError
 from nlpcli.tasks.answer import Answer
 from nlpcli.tasks.base import DecoderTask, DevSet, EncoderTask, Task, language_token, parse_direction
 from nlpcli.tasks.entities import ENTITY_TAGS, ENTITY_TYPES, TagEntities
@@ -39,8 +40,6 @@ TASK_TOKENS = {name: task.token for name, task in TASKS.items() if task.token}
 
 def check_task(info, task: str) -> None:
     """Refuse a task the checkpoint was not trained for, listing what it serves."""
-    from nlpcli.errors import InputError
-
     if task not in info.tasks:
         raise InputError(f"this checkpoint does not serve {task}; it serves: {', '.join(info.tasks) or 'nothing'}")
 

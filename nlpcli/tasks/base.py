@@ -14,10 +14,14 @@ off the encoder states by a small layer: answer, classify-sentiment, tag-entitie
 """
 from __future__ import annotations
 
+import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from nlpcli.textio import record_handler, records_from
 
 if TYPE_CHECKING:  # torch is imported where a method needs it: reading the registry must stay light
     from nlpcli.batching import Pool
@@ -172,8 +176,6 @@ class Task(ABC):
     def items(self, run, warn, options: dict | None = None) -> tuple[Iterable, str]:
         """What the streaming driver feeds the handler, and the name of the source:
         the records of ``run`` (nlpcli.cli.tasks.TaskRun: texts, -i FILE or stdin)."""
-        from nlpcli.textio import records_from
-
         return records_from(run.texts, run.input, run.encoding_errors, warn)
 
     def streams(self, input_format: str) -> bool:
@@ -194,15 +196,16 @@ class Task(ABC):
         return None
 
     def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
-        """System outputs and references read for the task's metric (nlpcli.evaluate.TaskScoring)."""
+        """The task's evaluator: the system outputs ``hyp_paths`` and the references
+        ``ref_paths`` (reference files, or the one gold file of a task scored against a
+        gold set) read for the task's metric (nlpcli.evaluate.TaskScoring), which
+        ``nlpcli evaluate TASK`` scores and prints with its signature."""
         raise NotImplementedError(f"{self.name} has no evaluator")
 
     def handler(self, runner, settings, fmt: str, input_format: str, source_name: str, warn, reporter=None):
         """The streaming driver's chunk handler (nlpcli.textio.process_records) for
         records of one input each: text lines, or jsonl records whose ``input_field``
         is the input. ``reporter`` (an AttentionReporter) gets each record's map."""
-        from nlpcli.textio import record_handler
-
         return record_handler(
             lambda inputs: self.run(runner, inputs, settings), lambda source, result: self.output_lines(source, result, fmt),
             source_name, warn, field=self.input_field if input_format == "jsonl" else None,
@@ -262,9 +265,6 @@ class DecoderTask(Task):
 
     def output_lines(self, source: str, result: Generated | None, fmt: str) -> list[str]:
         """text: the output; jsonl: the input, the output, its score and each token's probability."""
-        import json
-        import math
-
         if fmt != "jsonl":
             return [result.text if result else ""]
         record = {self.input_field: source, self.output_field: result.text if result else "",
@@ -302,8 +302,6 @@ class TextGenerator:
 
     def run(self, texts: list[str], settings) -> tuple[list[Generated | None], list[bool]]:
         """Per text its output (None for a blank one) and whether it was cut to the window."""
-        from dataclasses import replace
-
         from nlpcli.decoding import generate
 
         settings = replace(settings, copy_source=self.model.config.copy_attention)

@@ -1,6 +1,10 @@
-"""classify-sentiment: an attention pooling layer weighs the encoder states of
-``<sentiment> text </s>`` into one vector and a linear layer scores the labels."""
+"""classify-sentiment: texts in, ``positive``/``negative`` with its probability
+out. The encoder reads ``<sentiment> text </s>``; an attention pooling layer
+weighs the encoder states into one vector and a linear layer scores the labels."""
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 from nlpcli.data.task_data import clean_text, read_glue_tsv, read_labelled_texts
 from nlpcli.tasks.base import EncoderTask
@@ -49,18 +53,76 @@ class ClassifySentiment(EncoderTask):
         return logits, tgt[:, 0]
 
     # ---- inference --------------------------------------------------------------
-    def runner(self, loaded, device: str, options: dict | None = None):
-        from nlpcli.sentiment import SentimentClassifier
+    def runner(self, loaded, device: str, options: dict | None = None) -> SentimentClassifier:
+        return SentimentClassifier(loaded.model, loaded.tokenizer, device, self)
 
-        return SentimentClassifier(loaded.model, loaded.tokenizer, device)
-
-    def run(self, runner, inputs: list[str], settings):
+    def run(self, runner: SentimentClassifier, inputs: list[str], settings):
         return runner.classify(inputs, settings.batch_size)
 
-    def output_lines(self, source: str, result, fmt: str) -> list[str]:
-        from nlpcli.sentiment import sentiment_record
-
+    def output_lines(self, source: str, result: Sentiment | None, fmt: str) -> list[str]:
         return sentiment_record(source, result, fmt)
 
-    def attention(self, runner, source: str, result):
+    def attention(self, runner: SentimentClassifier, source: str, result):
         return runner.attention(source) if result else None
+
+    def scoring(self, hyp_paths: list[str], ref_paths: list[str]):
+        """Accuracy and macro-F1 of predicted labels against the one gold file ``ref_paths`` names."""
+        from nlpcli.evaluate import read_sentiment
+
+        (gold_path,) = ref_paths
+        return read_sentiment(hyp_paths, gold_path)
+
+
+@dataclass
+class Sentiment:
+    label: str
+    score: float  # softmax probability of the label, at the checkpoint's sentiment_temperature (1.0: not calibrated)
+
+
+class SentimentClassifier:
+    """The classify-sentiment task's runner, as a library call."""
+
+    def __init__(self, model, tokenizer, device: str = "cpu", task: ClassifySentiment | None = None) -> None:
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.task = task or ClassifySentiment()
+        self.window = model.config.max_positions
+
+    def classify(self, texts: list[str], batch_size: int = 32) -> tuple[list[Sentiment | None], list[bool]]:
+        """Per text its sentiment (None for a blank one) and whether it was cut to the window."""
+        import torch
+
+        from nlpcli.batching import pad
+
+        results: list[Sentiment | None] = [None] * len(texts)
+        truncated = [False] * len(texts)
+        encoded = {}
+        for index, text in enumerate(texts):
+            if text.strip():
+                encoded[index], truncated[index] = self.task.encode(self.tokenizer, text, self.window)
+        order = sorted(encoded, key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            src = pad([encoded[i] for i in batch], self.tokenizer.pad_id).to(self.device)
+            with torch.inference_mode():
+                logits, _ = self.model.sentiment_logits(src)
+            probabilities = (logits.float() / self.model.config.sentiment_temperature).softmax(-1).cpu()
+            for row, index in enumerate(batch):
+                best = int(probabilities[row].argmax())
+                results[index] = Sentiment(SENTIMENT_LABELS[best], round(float(probabilities[row, best]), 4))
+        return results, truncated
+
+    def attention(self, text: str):
+        """The decision's pooling attention over the text's tokens."""
+        from nlpcli.attention_maps import pooling_attention
+
+        ids, _ = self.task.encode(self.tokenizer, text, self.window)
+        return pooling_attention(self.model, self.tokenizer, ids)
+
+
+def sentiment_record(text: str, sentiment: Sentiment | None, fmt: str) -> list[str]:
+    if fmt != "jsonl":
+        return [f"{sentiment.label}\t{sentiment.score:.4f}" if sentiment else ""]
+    record = {"text": text, "label": sentiment.label if sentiment else None, "score": sentiment.score if sentiment else None}
+    if sentiment is None:
+        record["empty"] = True
+    return [json.dumps(record, ensure_ascii=False)]
