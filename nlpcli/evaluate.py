@@ -308,8 +308,8 @@ def read_answers(prediction_paths: list[str], data_path: str) -> TaskScoring:
     return TaskScoring(SquadAnswers(), [q.answers for q in questions], systems, [{"id": q.id} for q in questions])
 
 
-SENTIMENT_LABELS = {"positive": "positive", "pos": "positive", "1": "positive",
-                    "negative": "negative", "neg": "negative", "0": "negative"}
+LABEL_SPELLINGS = {"positive": "positive", "pos": "positive", "1": "positive",
+                   "negative": "negative", "neg": "negative", "0": "negative"}
 
 
 def read_label_records(path: str) -> list[tuple[str, float | None]]:
@@ -343,7 +343,7 @@ def read_label_records(path: str) -> list[tuple[str, float | None]]:
             raw = cells[label_column].strip() if len(cells) > label_column else ""
             if label_column == 0 and len(cells) == 2:
                 probability = parse_probability(cells[1], name, number)
-        label = SENTIMENT_LABELS.get(raw.lower())
+        label = LABEL_SPELLINGS.get(raw.lower())
         if label is None:
             raise InputError(f"{name}, line {number}: label {raw!r} is not positive/negative (or 1/0, pos/neg)")
         labels.append((label, probability))

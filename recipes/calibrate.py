@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from evaluate import ENTITIES, SENTIMENT, SQUAD
 
-from nlpcli.calibration import TEMPERATURE_FIELDS, calibrate
+from nlpcli.calibration import calibrate
 from nlpcli.checkpoint import load_checkpoint
-from nlpcli.training.objectives import ENCODERS
+from nlpcli.tasks import TASKS
 from nlpcli.training.recipe import DatasetSpec
 
 DEV_SETS = {
@@ -50,14 +50,15 @@ def main() -> None:
         for spec in specs:
             examples = spec.load(Path(args.data))
             examples = examples[: args.limit] if args.limit else examples
-            pools[task].append(ENCODERS[task](spec, examples, loaded.tokenizer, window, config))
+            pools[task].append(TASKS[task].pool(spec, examples, loaded.tokenizer, window, config))
     with torch.inference_mode():
         reports = calibrate(loaded.model, pools, loaded.tokenizer.pad_id)
     if args.record:
         config_path = Path(args.checkpoint) / "config.json"
         stored = json.loads(config_path.read_text())
         for task in reports:
-            stored["model"][TEMPERATURE_FIELDS[task]] = getattr(config, TEMPERATURE_FIELDS[task])
+            field = TASKS[task].temperature_field
+            stored["model"][field] = getattr(config, field)
         stored["calibration"] = reports
         config_path.write_text(json.dumps(stored, indent=2) + "\n")
     print(json.dumps(reports, indent=2))
