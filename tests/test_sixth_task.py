@@ -5,7 +5,11 @@ line and evaluates it, without any other file of nlpcli changed."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +135,27 @@ def test_the_registered_task_is_evaluated_from_the_command_line(reverse_checkpoi
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("nrefs:1|") and "version:" in printed[0]  # the signature, first
     assert float(next(line for line in printed if line.startswith("bleu")).split("=")[1]) < report["bleu"]
+
+
+def test_an_installed_plugin_adds_the_task_to_the_shell_command(reverse_checkpoint, tmp_path):
+    """From the shell the registry line is an entry point that an installed package
+    declares (here a bare .dist-info folder on PYTHONPATH naming this module's class):
+    a plain ``nlpcli`` lists the task and runs it, and a plugin that fails to load is
+    left out with a warning instead of taking the built-in tasks down."""
+    site = tmp_path / "site"
+    for name, target in (("reverse_words_plugin", "test_sixth_task:ReverseWords"), ("broken_plugin", "no_such_module:Task")):
+        info = site / f"{name}-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[nlpcli.tasks]\n{name} = {target}\n")
+    path = [str(site), str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+    def nlpcli(*args):
+        return subprocess.run([sys.executable, "-m", "nlpcli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+    listed = nlpcli("--help")
+    assert listed.returncode == 0 and "reverse-words" in listed.stdout and "translate" in listed.stdout
+    assert "task plugin broken_plugin (no_such_module:Task) left out: ModuleNotFoundError" in listed.stderr
+    done = nlpcli("reverse-words", "-c", str(reverse_checkpoint), "--beam", "1", "--quiet", "red cat tree")
+    assert (done.returncode, done.stdout) == (0, "tree cat red\n")

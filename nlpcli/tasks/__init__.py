@@ -31,6 +31,26 @@ def get_task(name: str) -> Task:
         raise KeyError(f"unknown task {name!r} (known: {', '.join(TASKS)})") from None
 
 
+PLUGIN_GROUP = "nlpcli.tasks"  # entry points of other installed packages: name = "module:TaskSubclass"
+
+
+def register_plugins() -> None:
+    """Register the tasks that installed packages declare in the ``nlpcli.tasks``
+    entry-point group, so that ``nlpcli TASK``, recipes and ``nlpcli evaluate TASK``
+    know them from the shell. A plugin that fails to load is left out with a warning:
+    it must not take the built-in tasks down with it."""
+    from importlib.metadata import entry_points
+
+    from nlpcli import console
+
+    for point in entry_points(group=PLUGIN_GROUP):
+        try:
+            task = point.load()
+            register(task() if isinstance(task, type) else task)
+        except Exception as error:  # noqa: BLE001 - any failure of foreign code
+            console.warn(f"task plugin {point.name} ({point.value}) left out: {type(error).__name__}: {error}")
+
+
 for built_in in (Translate(), Summarize(), Answer(), ClassifySentiment(), TagEntities()):
     register(built_in)
 
@@ -45,4 +65,6 @@ def check_task(info, task: str) -> None:
 
 
 __all__ = ["TASKS", "TASK_TOKENS", "ENTITY_TAGS", "ENTITY_TYPES", "SENTIMENT_LABELS", "Task", "DecoderTask", "EncoderTask",
-           "DevSet", "register", "get_task", "check_task", "language_token", "parse_direction"]
+           "DevSet", "PLUGIN_GROUP", "register", "register_plugins", "get_task", "check_task", "language_token", "parse_direction"]
+
+register_plugins()  # last: a plugin module may import this package's names
