@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 from nlpcli import console
 from nlpcli.checkpoint import TOKENIZER_FILE, TIED_WEIGHTS, load_checkpoint
@@ -90,9 +92,6 @@ def export_ctranslate2(checkpoint: Path | None, out_dir: Path) -> Path:
     ``compute_type="int8"``), made by CTranslate2's own Transformers converter from
     the M2M100 export. That export has no M2M100Tokenizer files, so the converter
     is handed our vocabulary directly; token strings are our SentencePiece pieces."""
-    import tempfile
-    from types import SimpleNamespace
-
     try:
         from ctranslate2.converters import TransformersConverter
     except ImportError:

@@ -3,6 +3,7 @@
 registered task without a command of its own also takes: cli/registered.py)."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,8 +21,6 @@ from nlpcli.errors import InputError
 
 def attention_reporter(show: bool, out: Optional[str], layer: str, head: str, words: bool):
     """An AttentionReporter when heatmaps are asked for, else a no-op context."""
-    from contextlib import nullcontext
-
     if not show and not out:
         return nullcontext()
     from nlpcli.heatmap import AttentionReporter

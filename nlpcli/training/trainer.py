@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import shlex
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,8 +49,6 @@ from nlpcli.training.recipe import DatasetSpec, Recipe
 
 
 def log(message: str) -> None:
-    import os
-
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 speaks
         console.info(message)
 
@@ -469,8 +469,6 @@ class Trainer:
         share, so N ranks x A micro-batches each = 1 rank x N*A micro-batches.
         Gradients are of the loss summed over all predictions of the step divided
         by their count. Returns the step's summed loss, predictions and source tokens."""
-        from contextlib import nullcontext
-
         pad_id, world = self.tokenizer.pad_id, self.world
         micro_batches = [self.next_batch(task) for _ in range(self.settings.accumulation)]
         mine = [collate(self.pools[task], b, pad_id, task) for b in micro_batches[world.rank :: world.size]]
