@@ -55,6 +55,10 @@ class Generated:
     tokens: list[int]
     pieces: list[str]  # the output tokens as SentencePiece pieces, </s> included
 
+    def token_confidence(self) -> dict:
+        """Per output token (</s> included) its piece and probability, for jsonl output."""
+        return {"tokens": self.pieces, "token_probs": [round(math.exp(lp), 4) for lp in self.token_logprobs]}
+
 
 @dataclass
 class DevSet:
@@ -272,7 +276,7 @@ class DecoderTask(Task):
         if result is None:
             record["empty"] = True
         else:
-            record.update({"tokens": result.pieces, "token_probs": [round(math.exp(lp), 4) for lp in result.token_logprobs]})
+            record.update(result.token_confidence())
         return [json.dumps(record, ensure_ascii=False)]
 
     def attention(self, runner: TextGenerator, source: str, result: Generated | None):

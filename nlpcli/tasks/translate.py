@@ -5,7 +5,6 @@ was trained on."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -227,11 +226,6 @@ class Translator:
         return generate(self.model, sources, settings, prefix or [tok.bos_id], tok.eos_id, tok.pad_id, self.device)
 
 
-def token_confidence(pieces: list[str], logprobs: list[float]) -> dict:
-    """Per output token (</s> included) its piece and probability, for jsonl output."""
-    return {"tokens": pieces, "token_probs": [round(math.exp(lp), 4) for lp in logprobs]}
-
-
 def translation_record(source: str, translations: list[Generated], fmt: str, index: int,
                        alignment: list[tuple[int, int]] | None = None) -> list[str]:
     """Output lines for one input record; ``alignment`` (source word, target word)
@@ -241,7 +235,7 @@ def translation_record(source: str, translations: list[Generated], fmt: str, ind
         record = {"source": source, "translation": best.text if best else "",
                   "score": round(best.score, 4) if best else None}
         if best:
-            record.update(token_confidence(best.pieces, best.token_logprobs))
+            record.update(best.token_confidence())
         else:
             record["empty"] = True
         if alignment is not None:
