@@ -41,13 +41,13 @@ def register_plugins() -> None:
     it must not take the built-in tasks down with it."""
     from importlib.metadata import entry_points
 
-    from nlpcli import console
-
     for point in entry_points(group=PLUGIN_GROUP):
         try:
             task = point.load()
             register(task() if isinstance(task, type) else task)
         except Exception as error:  # noqa: BLE001 - any failure of foreign code
+            from nlpcli import console  # rich: only when there is something to say
+
             console.warn(f"task plugin {point.name} ({point.value}) left out: {type(error).__name__}: {error}")
 
 
