@@ -45,6 +45,10 @@ class KeyValueCache:
 
 
 class MultiHeadAttention(nn.Module):
+    # Training on a CPU in bfloat16, the fused kernel's forward + backward is slower than the
+    # explicit product at the lengths we train on (benchmarks/attention_speed.py compares them).
+    explicit_in_cpu_bf16_training = True
+
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         if d_model % n_heads:
@@ -101,9 +105,12 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         n_queries, n_keys = q.size(2), k.size(2)
         weights = None
-        if need_weights:
+        explicit_for_speed = (self.explicit_in_cpu_bf16_training and self.training
+                              and q.device.type == "cpu" and q.dtype == torch.bfloat16)
+        if need_weights or explicit_for_speed:
             attend_mask = build_attend_mask(key_padding_mask, causal, n_queries, n_keys, q.device)
             context, weights = explicit_attention(q, k, v, attend_mask, dropout_p)
+            weights = weights if need_weights else None
         elif causal and key_padding_mask is None and n_queries == n_keys:
             context = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:

@@ -48,3 +48,23 @@ def test_causal_mask_aligns_queries_with_the_last_keys():
     mask = build_attend_mask(None, causal=True, n_queries=2, n_keys=4, device=torch.device("cpu"))
     assert mask.tolist() == [[True, True, True, False], [True, True, True, True]]
     assert build_attend_mask(None, causal=True, n_queries=1, n_keys=4, device=torch.device("cpu")) is None
+
+
+def test_cpu_training_in_bfloat16_takes_the_explicit_path_and_computes_the_same(monkeypatch):
+    """Training under CPU bf16 autocast spells attention out (faster there than the fused
+    kernel: benchmarks/attention_speed.py); it must attend exactly as the fused kernel does."""
+    attention, queries, memory, padding = attention_and_inputs()
+    cases = (dict(memory=memory, key_padding_mask=padding), dict(causal=True), dict())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = [attention(queries, **kwargs)[0].float() for kwargs in cases]  # eval: the fused kernel
+
+        def no_fused_kernel(*args, **kwargs):
+            raise AssertionError("the fused kernel was called in CPU bf16 training")
+        monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", no_fused_kernel)
+        attention.train()  # dropout is 0, so training attends as evaluation does
+        for kwargs, fused in zip(cases, expected):
+            context, weights = attention(queries, **kwargs)
+            assert weights is None  # not asked for
+            torch.testing.assert_close(context.float(), fused, atol=2e-2, rtol=2e-2)
+            context.float().sum().backward()
+    assert all(p.grad is not None for p in attention.parameters())
