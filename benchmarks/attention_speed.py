@@ -21,6 +21,7 @@ seconds of forward + backward with the fused kernel and with the explicit produc
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import statistics
 import tempfile
@@ -115,17 +116,17 @@ def recipe_rows(args) -> list[tuple[str, str, dict]]:
         trainer.model.train()
         rows, mean = [], {label: 0.0 for label in PATHS}
         for task in trainer.pools:
-            batches = [collate(trainer.pools[task], trainer.next_batch(task), trainer.tokenizer.pad_id, task)
-                       for _ in range(args.repeats + 1)]
+            # warm-up + repeats: each path runs over the same batches, once each
+            batches = itertools.cycle([collate(trainer.pools[task], trainer.next_batch(task), trainer.tokenizer.pad_id, task)
+                                       for _ in range(args.repeats + 1)])
 
             def step(explicit: bool, task=task, batches=batches):
-                src, tgt = batches[step.calls % len(batches)]
-                step.calls += 1
+                src, tgt = next(batches)
                 with trainer.autocast():
                     loss = trainer.trainable(task, src, tgt)
                 loss.backward()
                 trainer.optimizer.zero_grad(set_to_none=True)
-            step.calls = 0
+
             seconds = timed(step, args.repeats)
             rows.append(("recipe batches", f"step, {task}", seconds))
             for label in PATHS:
