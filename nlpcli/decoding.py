@@ -23,11 +23,18 @@ class Hypothesis:
 class DecoderState:
     """Encoder output and caches of the sentences still being decoded."""
 
-    def __init__(self, model, src_ids: torch.Tensor, copy_source: bool = False) -> None:
+    def __init__(self, model, src_ids: torch.Tensor, copy_source: bool = False, rows_per_source: int = 1) -> None:
+        """``rows_per_source``: decoder rows per sentence (the beam). The encoder
+        and the cross-attention projections read each sentence once, and their
+        output is repeated for its rows: computing them on the repeated sources
+        made beam 4 pay four times for both."""
         self.model = model
-        self.memory, self.padding_mask, _ = model.encoder(src_ids)
-        self.copy_from = src_ids if copy_source else None  # the pointer-generator copies these ids
-        self.cache = model.decoder.new_cache()
+        memory, padding_mask, _ = model.encoder(src_ids)
+        self.cache = model.decoder.new_cache(memory, rows_per_source)
+        self.memory = memory.repeat_interleave(rows_per_source, dim=0)
+        self.padding_mask = padding_mask.repeat_interleave(rows_per_source, dim=0)
+        # the pointer-generator copies these ids
+        self.copy_from = src_ids.repeat_interleave(rows_per_source, dim=0) if copy_source else None
         self.position = 0
 
     def keep(self, rows: torch.Tensor) -> None:
@@ -139,7 +146,7 @@ def beam_search(
     fairseq). Returns the ``n_best`` best hypotheses of each sentence."""
     device = src_ids.device
     batch, k = src_ids.size(0), beam_size
-    state = DecoderState(model, src_ids.repeat_interleave(k, dim=0), copy_source)
+    state = DecoderState(model, src_ids, copy_source, rows_per_source=k)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     alive = torch.arange(batch, device=device)  # original sentence of each live group of k beams
     # only the first beam of each sentence is live at the start, so the k beams differ

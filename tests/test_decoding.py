@@ -47,3 +47,29 @@ def test_beam_search_finds_at_least_the_greedy_score(tiny_model):
     beam = beam_search(tiny_model, src, [BOS_ID], EOS_ID, max_len=6, beam_size=5, length_penalty=0.0)
     for g, b in zip(greedy, beam):
         assert b[0].score >= g.score - 1e-4
+
+
+def test_beam_search_reads_each_source_once(tiny_model, monkeypatch):
+    """The encoder and the cross-attention projections see each sentence once, not once per beam;
+    the hypotheses are those of a beam search that encodes every beam's copy of the source."""
+    from nlpcli.decoding import DecoderState
+
+    src = sources()
+    rows_seen = {"encoder": [], "cross keys": []}
+    hooks = [tiny_model.encoder.register_forward_hook(lambda m, args, out: rows_seen["encoder"].append(args[0].size(0))),
+             tiny_model.decoder.layers[0].encoder_attn.k_proj.register_forward_hook(
+                 lambda m, args, out: rows_seen["cross keys"].append(args[0].size(0)))]
+    hyps = beam_search(tiny_model, src, [BOS_ID], EOS_ID, max_len=10, beam_size=4, n_best=2)
+    for hook in hooks:
+        hook.remove()
+    assert rows_seen == {"encoder": [4], "cross keys": [4]}
+
+    class EveryBeamEncoded(DecoderState):  # what decoding did before: the sources repeated, then encoded
+        def __init__(self, model, src_ids, copy_source=False, rows_per_source=1):
+            super().__init__(model, src_ids.repeat_interleave(rows_per_source, dim=0), copy_source)
+
+    monkeypatch.setattr("nlpcli.decoding.DecoderState", EveryBeamEncoded)
+    reference = beam_search(tiny_model, src, [BOS_ID], EOS_ID, max_len=10, beam_size=4, n_best=2)
+    for ours, theirs in zip(hyps, reference):
+        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
+        assert [round(h.score, 4) for h in ours] == [round(h.score, 4) for h in theirs]
