@@ -62,6 +62,8 @@ def render_info(details: dict) -> str:
     elif training:
         lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
                      f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
+        if training.get("weights"):
+            lines.append(f"  weights    {training['weights']}")
         if training.get("init_from"):
             lines.append(f"  from       {training['init_from']}")
         if "totals" in training:

@@ -5,7 +5,9 @@ A run folder holds everything of one run:
   tokenizer.model    SentencePiece model (trained on the training text, or the
                      ``init_from`` checkpoint's with the task tokens added)
   state/             weights + optimizer, RNG and data position (for --resume)
-  checkpoint/        the best model so far, as a shippable checkpoint folder
+  checkpoint/        the best model so far, as a shippable checkpoint folder (with
+                     ``train.average_decay``, the best of the last step's weights
+                     and their moving average, nlpcli/training/averaging.py)
   metrics.jsonl      one line per log/validation event
   dev/               each translation dev set's sources and references as plain text
 
@@ -42,6 +44,7 @@ from nlpcli.errors import RecipeError
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.tasks import TASKS, DevSet
 from nlpcli.tokenizer import Tokenizer
+from nlpcli.training.averaging import WeightAverage
 from nlpcli.training.distributed import World
 from nlpcli.training.objectives import TaskLoss, collate, prediction_count, task_loss
 from nlpcli.training import trunk as trunks
@@ -86,6 +89,8 @@ DEV_BATCH_SIZE = 64  # dev examples per batch of dev_loss
 # primes that spread the seeds of the generators: the task drawn at each step
 # (seed x STEP_SEEDS + step) and each task's stream of epochs (seed + TASK_SEEDS x task index)
 STEP_SEEDS, TASK_SEEDS = 1_000_003, 7919
+LAST_STEP, AVERAGED = "last step", "averaged"  # the weights a validation scores (the second if kept)
+AVERAGE_FILE = "average.safetensors"  # in a run's state/
 
 
 @dataclass
@@ -208,6 +213,10 @@ class Trainer:
             self.load_state()
         elif self.trunk_started:
             self.restore_trunk()
+        # the average starts at the weights this run starts from (a trunk's or a resumed run's)
+        self.average = WeightAverage(self.model, self.settings.average_decay) if self.settings.average_decay else None
+        if resume and self.average and (self.run_dir / "state" / AVERAGE_FILE).is_file():
+            self.load_average()
         self.schedule = self.make_schedule()
         self.scaler = None
         if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -366,6 +375,7 @@ class Trainer:
             "step": self.step, "positions": json.dumps(self.positions),
             "best_score": self.best_score, "elapsed": self.elapsed, "tokens_seen": json.dumps(self.tokens_seen),
             "history": json.dumps(self.history), "run_start": json.dumps(self.run_start),
+            "average": json.dumps(self.average.counters() if self.average else None),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
         }
@@ -373,6 +383,8 @@ class Trainer:
         def write_files(staging: Path) -> None:
             save_file(weights, str(staging / "model.safetensors"))
             torch.save(trainer_state, staging / "trainer.pt")
+            if self.average:
+                save_file(self.average.tensors(), str(staging / AVERAGE_FILE))
 
         write_atomically(self.run_dir / "state", write_files)
 
@@ -392,6 +404,13 @@ class Trainer:
         if self.device.type == "cuda" and state.get("cuda_rng"):
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         log(f"resumed {self.run_dir} at step {self.step}")
+
+    def load_average(self) -> None:
+        from safetensors.torch import load_file
+
+        folder = self.run_dir / "state"
+        counters = json.loads(torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)["average"])
+        self.average.restore(load_file(str(folder / AVERAGE_FILE), device=str(self.device)), counters)
 
     def record(self, event: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as handle:
@@ -444,6 +463,8 @@ class Trainer:
             loss_sum, count, tokens = self.train_step(task)
             grad_norm = self.optimizer_step()
             self.step += 1
+            if self.average:
+                self.average.update(self.model, self.step)
             self.tokens_seen[task] += tokens
             self.elapsed += time.time() - step_start
             window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum
@@ -523,34 +544,53 @@ class Trainer:
             total, count = total + loss_sum.item(), count + n
         return total / count
 
+    def dev_scores(self) -> dict:
+        """Dev loss of every dev set, and the task's own dev scores (greedy BLEU for translation)."""
+        decode = GenerationSettings(beam=self.settings.eval_beam, batch_size=self.settings.eval_batch_size)
+        return {dev.name: {"loss": round(self.dev_loss(dev), 4),
+                           **TASKS[dev.task].dev_scores(dev, self.model, self.tokenizer, str(self.device), decode)}
+                for dev in self.dev_sets}
+
+    def weights(self, which: str):
+        """A block in which the model holds ``which`` weights: the last step's, or their average."""
+        return nullcontext() if which == LAST_STEP else self.average.applied(self.model)
+
     def validate(self) -> None:
-        """Dev loss of every dev set (and greedy BLEU of translation sets); the
-        checkpoint with the lowest mean dev loss is kept, or in a cooldown the last."""
+        """Score the last step's weights (and their moving average, if kept) on every
+        dev set; the checkpoint keeps the lowest mean dev loss seen, or in a cooldown
+        the better of the two at the last step."""
         self.model.eval()
         started = time.time()
-        decode = GenerationSettings(beam=self.settings.eval_beam, batch_size=self.settings.eval_batch_size)
-        scores = {}
-        for dev in self.dev_sets:
-            scores[dev.name] = {"loss": round(self.dev_loss(dev), 4),
-                                **TASKS[dev.task].dev_scores(dev, self.model, self.tokenizer, str(self.device), decode)}
-        mean_loss = sum(s["loss"] for s in scores.values()) / max(1, len(scores))
-        self.record({"step": self.step, "dev": scores, "mean_loss": mean_loss, "eval_s": round(time.time() - started, 1)})
-        log(f"validation at step {self.step}: " + "; ".join(
-            f"{name} loss {s['loss']:.3f}" + (f" BLEU {s['bleu']:.2f}" if "bleu" in s else "") for name, s in scores.items()))
-        if self.cooldown:  # a release is the cooled-down last step, not the best one along the way
+        candidates = {LAST_STEP: self.dev_scores()}
+        if self.average:
+            with self.weights(AVERAGED):
+                candidates[AVERAGED] = self.dev_scores()
+        means = {which: sum(s["loss"] for s in scores.values()) / max(1, len(scores)) for which, scores in candidates.items()}
+        event = {"step": self.step, "dev": candidates[LAST_STEP], "mean_loss": means[LAST_STEP]}
+        if self.average:
+            event.update(dev_averaged=candidates[AVERAGED], mean_loss_averaged=means[AVERAGED])
+        self.record({**event, "eval_s": round(time.time() - started, 1)})
+        for which, scores in candidates.items():
+            log(f"validation at step {self.step}{'' if which == LAST_STEP else ' (averaged weights)'}: " + "; ".join(
+                f"{name} loss {s['loss']:.3f}" + (f" BLEU {s['bleu']:.2f}" if "bleu" in s else "") for name, s in scores.items()))
+        best = min(means, key=means.get)
+        if self.cooldown:  # a release is the cooled-down last step (or its average), not the best one along the way
             if self.step == self.settings.max_steps:
-                self.export(self.run_dir / "checkpoint", scores)
-                log(f"cooled down: wrote {self.run_dir / 'checkpoint'}")
-        elif -mean_loss > self.best_score:
-            self.best_score = -mean_loss
-            self.export(self.run_dir / "checkpoint", scores)
-            log(f"new best mean dev loss {mean_loss:.3f}: wrote {self.run_dir / 'checkpoint'}")
+                self.export(self.run_dir / "checkpoint", candidates[best], best)
+                log(f"cooled down: wrote {self.run_dir / 'checkpoint'} ({self.describe_weights(best)})")
+        elif -means[best] > self.best_score:
+            self.best_score = -means[best]
+            self.export(self.run_dir / "checkpoint", candidates[best], best)
+            log(f"new best mean dev loss {means[best]:.3f} ({self.describe_weights(best)}): wrote {self.run_dir / 'checkpoint'}")
         self.model.train()
+
+    def describe_weights(self, which: str) -> str:
+        return f"weights of step {self.step}" if which == LAST_STEP else f"weights: {self.average.describe()}"
 
     def served_tasks(self) -> dict:
         return {task: TASKS[task].served(self.recipe) for task in self.pools}
 
-    def export(self, folder: Path, scores: dict) -> None:
+    def export(self, folder: Path, scores: dict, which: str) -> None:
         info = CheckpointInfo(
             tasks=self.served_tasks(),
             training={
@@ -561,9 +601,11 @@ class Trainer:
                 "data": [{"name": s.name, "task": s.task, "path": s.path, "weight": s.weight,
                           **TASKS[s.task].data_entry(s)} for s in self.recipe.train_data],
                 "dev_scores_greedy": scores,
+                **({"weights": self.average.describe()} if which != LAST_STEP else {}),
             },
         )
-        save_checkpoint(folder, self.model, self.tokenizer, info)
+        with self.weights(which):
+            save_checkpoint(folder, self.model, self.tokenizer, info)
 
     def trunk_history(self) -> dict:
         """A trunk run's checkpoint carries every continuation that led to it and their totals."""

@@ -1,0 +1,90 @@
+"""Weight averaging: the EMA itself, and a run that keeps it, scores it and exports the better weights."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import write_toy_recipe
+from nlpcli.info import describe, render_info
+from nlpcli.training.averaging import WeightAverage
+from nlpcli.training.recipe import load_recipe
+from nlpcli.training.trainer import Trainer
+
+
+def set_weights(model, value: float) -> None:
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(value)
+
+
+def test_the_average_is_a_plain_mean_up_to_its_horizon_then_an_ema():
+    model = torch.nn.Linear(3, 2)
+    set_weights(model, 0.0)
+    average = WeightAverage(model, decay=0.75)  # horizon 4 steps
+    for step, value in enumerate([4.0, 8.0, 0.0, 4.0], start=1):
+        set_weights(model, value)
+        average.update(model, step)
+    assert torch.all(average.average["weight"] == 4.0)  # (4 + 8 + 0 + 4) / 4: the starting weights are not counted
+    set_weights(model, 8.0)
+    average.update(model, 5)
+    assert torch.all(average.average["weight"] == 0.75 * 4.0 + 0.25 * 8.0)
+    assert average.describe() == "EMA of 5 steps from step 1 (decay 0.75, horizon 4 steps)"
+    with pytest.raises(ValueError, match="strictly between"):
+        WeightAverage(model, decay=1.0)
+
+
+def test_applied_averages_are_in_the_model_only_inside_the_block():
+    model = torch.nn.Linear(3, 2)
+    average = WeightAverage(model, decay=0.9)
+    set_weights(model, 2.0)
+    average.update(model, 1)
+    set_weights(model, 6.0)
+    average.update(model, 2)
+    with average.applied(model) as inside:
+        assert torch.all(inside.weight == 4.0)
+    assert torch.all(model.weight == 6.0) and torch.all(model.bias == 6.0)
+
+
+QUIET = ["train.eval_every=1000", "train.save_every=1000"]
+
+
+def test_a_run_with_an_average_scores_both_and_exports_the_better(tmp_path, toy_data, monkeypatch):
+    """Dev losses scripted so that the averaged weights score better: the checkpoint holds them."""
+    def scripted_dev_loss(self, dev):
+        first = next(iter(self.average.average))
+        holds_average = torch.equal(dict(self.model.named_parameters())[first].float(), self.average.average[first])
+        return 1.0 if holds_average else 2.0
+
+    monkeypatch.setattr(Trainer, "dev_loss", scripted_dev_loss)
+    recipe = load_recipe(write_toy_recipe(tmp_path, steps=20), QUIET + ["train.average_decay=0.9"])
+    trainer = Trainer(recipe, toy_data, tmp_path / "run")
+    checkpoint = trainer.train()
+    [event] = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+               if "dev" in line]
+    assert event["mean_loss"] == 2.0 and event["mean_loss_averaged"] == 1.0
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["training"]["weights"] == "EMA of 20 steps from step 1 (decay 0.9, horizon 10 steps)"
+    assert "weights    EMA of 20 steps from step 1" in render_info(describe(checkpoint))  # nlpcli info says so
+    exported = load_file(str(checkpoint / "model.safetensors"))
+    averaged = trainer.average.tensors()
+    assert any(name in averaged for name in exported)
+    for name in exported:
+        if name in averaged:
+            torch.testing.assert_close(exported[name], averaged[name].to(exported[name].dtype), atol=0, rtol=0)
+    last = load_file(str(tmp_path / "run" / "state" / "model.safetensors"))  # the run itself goes on from its own weights
+    assert all(torch.equal(last[name], p.detach()) for name, p in trainer.model.named_parameters() if name in last)
+
+
+def test_a_resumed_run_goes_on_averaging_where_it_stopped(tmp_path, toy_data):
+    recipe_path = write_toy_recipe(tmp_path, steps=40)
+    averaged = ["train.eval_every=1000", "train.save_every=20", "train.average_decay=0.95"]
+    straight = Trainer(load_recipe(recipe_path, averaged), toy_data, tmp_path / "a")
+    straight.train()
+    Trainer(load_recipe(recipe_path, averaged + ["train.max_steps=20"]), toy_data, tmp_path / "b").train()
+    resumed = Trainer(load_recipe(recipe_path, averaged), toy_data, tmp_path / "b", resume=True)
+    assert resumed.average.updates == 20 and resumed.average.first_step == 1
+    resumed.train()
+    assert resumed.average.updates == straight.average.updates == 40
+    for name, tensor in straight.average.tensors().items():
+        torch.testing.assert_close(resumed.average.average[name], tensor, atol=1e-6, rtol=1e-5)
