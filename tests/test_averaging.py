@@ -88,3 +88,20 @@ def test_a_resumed_run_goes_on_averaging_where_it_stopped(tmp_path, toy_data):
     assert resumed.average.updates == straight.average.updates == 40
     for name, tensor in straight.average.tensors().items():
         torch.testing.assert_close(resumed.average.average[name], tensor, atol=1e-6, rtol=1e-5)
+
+
+def test_a_cooled_release_holds_the_average_only_where_it_scores_better(tmp_path, toy_data, monkeypatch):
+    recipe_path = write_toy_recipe(tmp_path, steps=1)
+    wsd = QUIET + ["train.schedule=\"wsd\"", "train.average_decay=0.9"]
+    Trainer(load_recipe(recipe_path, wsd), toy_data, tmp_path / "a", trunk=tmp_path / "trunk", add_steps=20).train()
+    for average_scores_better, weights in [(False, None), (True, "EMA of 10 steps from step 21 (decay 0.9, horizon 10 steps)")]:
+        def scripted_dev_loss(self, dev):
+            first = next(iter(self.average.average))
+            holds_average = torch.equal(dict(self.model.named_parameters())[first].float(), self.average.average[first])
+            return 1.0 if holds_average == average_scores_better else 2.0
+
+        monkeypatch.setattr(Trainer, "dev_loss", scripted_dev_loss)
+        release = Trainer(load_recipe(recipe_path, wsd), toy_data, tmp_path / f"release-{average_scores_better}",
+                          trunk=tmp_path / "trunk", cooldown=10)
+        config = json.loads((release.train() / "config.json").read_text())
+        assert config["training"]["steps"] == 30 and config["training"].get("weights") == weights
