@@ -208,16 +208,15 @@ class Decoder(nn.Module):
         self.layer_norm = nn.LayerNorm(config.d_model)
         self.dropout = config.dropout
 
-    def new_cache(self, memory: torch.Tensor | None = None, rows_per_source: int = 1) -> list[DecoderLayerCache]:
-        """Empty caches; given the encoder output ``memory``, with every layer's
-        cross-attention keys/values projected from it once per sentence and
-        repeated for its ``rows_per_source`` rows (a beam's rows share them)."""
+    def new_cache(self, memory: torch.Tensor, rows_per_source: int = 1) -> list[DecoderLayerCache]:
+        """Caches for decoding from the encoder output ``memory``: self-attention
+        empty, every layer's cross-attention keys/values projected once per
+        sentence and repeated for its ``rows_per_source`` rows (a beam's rows share them)."""
         caches = [DecoderLayerCache() for _ in self.layers]
-        if memory is not None:
-            for layer, cache in zip(self.layers, caches):
-                keys, values = layer.encoder_attn.project_keys_values(memory)
-                cache.encoder_attn.append(keys.repeat_interleave(rows_per_source, dim=0),
-                                          values.repeat_interleave(rows_per_source, dim=0))
+        for layer, cache in zip(self.layers, caches):
+            keys, values = layer.encoder_attn.project_keys_values(memory)
+            cache.encoder_attn.append(keys.repeat_interleave(rows_per_source, dim=0),
+                                      values.repeat_interleave(rows_per_source, dim=0))
         return caches
 
     def forward(self, tgt_ids, memory, memory_padding_mask, cache=None, start=0, need_weights=False,

@@ -67,7 +67,7 @@ def test_a_run_with_an_average_scores_both_and_exports_the_better(tmp_path, toy_
     assert config["training"]["weights"] == "EMA of 20 steps from step 1 (decay 0.9, horizon 10 steps)"
     assert "weights    EMA of 20 steps from step 1" in render_info(describe(checkpoint))  # nlpcli info says so
     exported = load_file(str(checkpoint / "model.safetensors"))
-    averaged = trainer.average.tensors()
+    averaged = trainer.average.average
     assert any(name in averaged for name in exported)
     for name in exported:
         if name in averaged:
@@ -86,7 +86,7 @@ def test_a_resumed_run_goes_on_averaging_where_it_stopped(tmp_path, toy_data):
     assert resumed.average.updates == 20 and resumed.average.first_step == 1
     resumed.train()
     assert resumed.average.updates == straight.average.updates == 40
-    for name, tensor in straight.average.tensors().items():
+    for name, tensor in straight.average.average.items():
         torch.testing.assert_close(resumed.average.average[name], tensor, atol=1e-6, rtol=1e-5)
 
 

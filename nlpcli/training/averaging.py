@@ -14,6 +14,7 @@ the horizon 1 / (1 - decay), the decay stays at ``decay``.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -56,14 +57,19 @@ class WeightAverage:
                 for name, parameter in model.named_parameters():
                     parameter.copy_(own[name])
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        """The averaged weights, for a run's saved state (a resumed run goes on averaging)."""
-        return {name: tensor.contiguous() for name, tensor in self.average.items()}
+    def save(self, path: Path) -> None:
+        """The averaged weights and their counters in one file of a run's saved state,
+        so that a resumed run goes on averaging where it stopped."""
+        from safetensors.torch import save_file
 
-    def counters(self) -> dict:
-        return {"updates": self.updates, "first_step": self.first_step}
+        save_file({name: tensor.contiguous() for name, tensor in self.average.items()}, str(path),
+                  metadata={"updates": str(self.updates), "first_step": str(self.first_step)})
 
-    def restore(self, tensors: dict[str, torch.Tensor], counters: dict) -> None:
-        for name, tensor in tensors.items():
-            self.average[name].copy_(tensor)
-        self.updates, self.first_step = counters["updates"], counters["first_step"]
+    def load(self, path: Path, device: str) -> None:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device=device) as saved:
+            for name in saved.keys():
+                self.average[name].copy_(saved.get_tensor(name))
+            counters = saved.metadata()
+        self.updates, self.first_step = int(counters["updates"]), int(counters["first_step"])

@@ -213,10 +213,9 @@ class Trainer:
             self.load_state()
         elif self.trunk_started:
             self.restore_trunk()
-        # the average starts at the weights this run starts from (a trunk's or a resumed run's)
         self.average = WeightAverage(self.model, self.settings.average_decay) if self.settings.average_decay else None
         if resume and self.average and (self.run_dir / "state" / AVERAGE_FILE).is_file():
-            self.load_average()
+            self.average.load(self.run_dir / "state" / AVERAGE_FILE, str(self.device))
         self.schedule = self.make_schedule()
         self.scaler = None
         if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -375,7 +374,6 @@ class Trainer:
             "step": self.step, "positions": json.dumps(self.positions),
             "best_score": self.best_score, "elapsed": self.elapsed, "tokens_seen": json.dumps(self.tokens_seen),
             "history": json.dumps(self.history), "run_start": json.dumps(self.run_start),
-            "average": json.dumps(self.average.counters() if self.average else None),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
         }
@@ -384,7 +382,7 @@ class Trainer:
             save_file(weights, str(staging / "model.safetensors"))
             torch.save(trainer_state, staging / "trainer.pt")
             if self.average:
-                save_file(self.average.tensors(), str(staging / AVERAGE_FILE))
+                self.average.save(staging / AVERAGE_FILE)
 
         write_atomically(self.run_dir / "state", write_files)
 
@@ -404,13 +402,6 @@ class Trainer:
         if self.device.type == "cuda" and state.get("cuda_rng"):
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         log(f"resumed {self.run_dir} at step {self.step}")
-
-    def load_average(self) -> None:
-        from safetensors.torch import load_file
-
-        folder = self.run_dir / "state"
-        counters = json.loads(torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)["average"])
-        self.average.restore(load_file(str(folder / AVERAGE_FILE), device=str(self.device)), counters)
 
     def record(self, event: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as handle:
