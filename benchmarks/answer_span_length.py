@@ -20,10 +20,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recipes"))
 from evaluate import SQUAD  # noqa: E402
 
-from nlpcli.batching import pad  # noqa: E402
 from nlpcli.checkpoint import load_checkpoint  # noqa: E402
 from nlpcli.metrics import answer_f1, normalize_answer  # noqa: E402
-from nlpcli.tasks.answer import best_span, encode_windows, span_text  # noqa: E402
+from nlpcli.tasks.answer import best_span, encode_windows, span_text, window_batch  # noqa: E402
 
 
 def gold_answers(data: Path) -> dict[tuple[str, str], list[str]]:
@@ -52,8 +51,8 @@ def main() -> None:
     for example in examples:
         windows = encode_windows(tok, example["question"], example["context"], window_tokens, window_tokens // 2)
         with torch.inference_mode():
-            start, band = model.span_pair_logits(pad([w.ids for w in windows], tok.pad_id),
-                                                 pad([w.question_match for w in windows], 0), max(caps))
+            src, question_match, question_mask = window_batch(windows, tok.pad_id)
+            start, band = model.span_pair_logits(src, question_match, max(caps), question_mask)
         scored.append([(w, start[i], band[i]) for i, w in enumerate(windows)])
     print("| cap | penalty | EM | F1 | mean answer pieces |")
     print("|---|---|---|---|---|")

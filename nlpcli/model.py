@@ -44,6 +44,7 @@ class ModelConfig:
     copy_attention: bool = False  # summarize: pointer-generator copying from the source (CopyGenerator)
     question_match: bool = False  # answer: embedding of "this context word occurs in the question" (nlpcli/features.py)
     answer_end_given_start: bool = False  # answer: the end score also reads the start token (SpanEndGivenStart)
+    answer_question_vector: bool = False  # answer: start and end scores also read a pooled question vector (QuestionVectorSpanScores)
     answer_no_answer_windows: bool = False  # answer training: windows without the answer point at position 0
     answer_max_tokens: int = 30  # answer decoding: the longest span, in pieces
     answer_length_penalty: float = 0.0  # answer decoding: logit cost of each piece after an answer's first
@@ -326,6 +327,30 @@ class SpanEndGivenStart(nn.Module):
         return self.score(self.layer_norm(torch.tanh(end_part + start_part))).squeeze(-1)
 
 
+class QuestionVectorSpanScores(nn.Module):
+    """DrQA's bilinear span scores: start_i = h_i . W_s q and end_i = h_i . W_e q,
+    added to the span head's own scores, where q is an attention-pooled summary of
+    the question's states. The question then conditions every boundary directly,
+    not only through the encoder's self-attention, so a span salient in the
+    paragraph but beside the question scores lower. W starts at zero, so a trained
+    span pointer keeps its answers when this is switched on."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.pooling = AttentionPooling(d_model)
+        self.bilinear = nn.Linear(d_model, 2 * d_model, bias=False)  # [W_s; W_e]
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.bilinear.weight)
+
+    def forward(self, states: torch.Tensor, question_mask: torch.Tensor) -> torch.Tensor:
+        """states (batch, src_len, d_model), question_mask (batch, src_len) True at
+        question pieces -> (batch, src_len, 2) start and end scores."""
+        question, _ = self.pooling(states, ~question_mask)
+        start_and_end = self.bilinear(question).view(states.size(0), 2, states.size(-1))
+        return torch.einsum("bld,bkd->blk", states, start_and_end)
+
+
 class Seq2SeqTransformer(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -348,6 +373,8 @@ class Seq2SeqTransformer(nn.Module):
                 self.question_match_embedding = FeatureEmbedding(2, config.d_model)
             if config.answer_end_given_start:
                 self.span_end_given_start = SpanEndGivenStart(config.d_model)
+            if config.answer_question_vector:
+                self.span_question_scores = QuestionVectorSpanScores(config.d_model)
         if config.copy_attention:
             self.copy_generator = CopyGenerator(config.d_model)
         self.reset_parameters()
@@ -367,7 +394,8 @@ class Seq2SeqTransformer(nn.Module):
             feature.reset_parameters()
 
     def feature_modules(self) -> list[nn.Module]:
-        names = ("copy_generator", "span_end_given_start", "question_match_embedding", "word_shape_embedding")
+        names = ("copy_generator", "span_end_given_start", "span_question_scores", "question_match_embedding",
+                 "word_shape_embedding")
         return [getattr(self, name) for name in names if hasattr(self, name)]
 
     def output_logits(self, decoder_states: torch.Tensor) -> torch.Tensor:
@@ -422,18 +450,25 @@ class Seq2SeqTransformer(nn.Module):
         memory, _, _ = self.encoder(src_ids, input_features=self.input_features(word_shapes=word_shapes))
         return self.entity_head(memory)
 
-    def span_states(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None):
-        """Encoder states and padding mask of answer windows."""
+    def span_states(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
+                    question_mask: torch.Tensor | None = None):
+        """Encoder states, padding mask and (batch, src_len, 2) start and end scores
+        of answer windows. question_mask (batch, src_len): True at the question's
+        pieces, which an answer_question_vector model reads its question vector from."""
         memory, padding_mask, _ = self.encoder(src_ids, input_features=self.input_features(question_match=question_match))
-        return memory, padding_mask
+        scores = self.span_head(memory)
+        if self.config.answer_question_vector:
+            scores = scores + self.span_question_scores(memory, question_mask)
+        return memory, padding_mask, scores.float()
 
     def span_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
-                    starts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                    starts: torch.Tensor | None = None,
+                    question_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Start and end scores (batch, src_len) of every input token as the answer's
         boundary; an answer_end_given_start model scores the ends given ``starts``
         (batch,), the gold starts in training."""
-        memory, padding_mask = self.span_states(src_ids, question_match)
-        start, end = self.span_head(memory).float().unbind(-1)
+        memory, padding_mask, scores = self.span_states(src_ids, question_match, question_mask)
+        start, end = scores.unbind(-1)
         if self.config.answer_end_given_start:
             head = self.span_end_given_start
             start_states = memory[torch.arange(src_ids.size(0), device=src_ids.device), starts][:, None]
@@ -441,14 +476,14 @@ class Seq2SeqTransformer(nn.Module):
         return start.masked_fill(padding_mask, float("-inf")), end.masked_fill(padding_mask, float("-inf"))
 
     def span_pair_logits(self, src_ids: torch.Tensor, question_match: torch.Tensor | None = None,
-                         max_tokens: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                         max_tokens: int = 0, question_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Start scores (batch, src_len) and the end scores of the spans each token
         starts, (batch, src_len, max_tokens or answer_max_tokens): [b, s, w] scores
         the end s + w given the start s (-inf past the input), for a search over
         (start, end) pairs."""
         max_tokens = max_tokens or self.config.answer_max_tokens
-        memory, padding_mask = self.span_states(src_ids, question_match)
-        start, end = self.span_head(memory).float().masked_fill(padding_mask[..., None], float("-inf")).unbind(-1)
+        memory, padding_mask, scores = self.span_states(src_ids, question_match, question_mask)
+        start, end = scores.masked_fill(padding_mask[..., None], float("-inf")).unbind(-1)
         length = src_ids.size(1)
         ends = torch.arange(length, device=src_ids.device)[:, None] + torch.arange(max_tokens, device=src_ids.device)
         inside = ends < length

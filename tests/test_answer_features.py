@@ -1,12 +1,13 @@
-"""answer: DrQA's question-match feature, the end conditioned on the start,
-and no-answer windows (ModelConfig.question_match, answer_end_given_start,
-answer_no_answer_windows; all off by default)."""
+"""answer: DrQA's question-match feature and question vector, the end
+conditioned on the start, and no-answer windows (ModelConfig.question_match,
+answer_question_vector, answer_end_given_start, answer_no_answer_windows; all
+off by default)."""
 import pytest
 import torch
 
 from nlpcli.features import find_words, normalize_word, question_match_flags
-from nlpcli.model import ModelConfig, Seq2SeqTransformer
-from nlpcli.tasks.answer import Window, best_span, encode_windows
+from nlpcli.model import ModelConfig, QuestionVectorSpanScores, Seq2SeqTransformer
+from nlpcli.tasks.answer import Window, best_span, encode_windows, question_positions, window_batch
 from nlpcli.tokenizer import Tokenizer
 
 
@@ -65,13 +66,44 @@ def with_random_feature_weights(model):
 
 def test_switching_the_answer_features_on_starts_as_a_no_op():
     plain = answer_model()
-    featured = answer_model(question_match=True, answer_end_given_start=True)
+    featured = answer_model(question_match=True, answer_end_given_start=True, answer_question_vector=True)
     featured.load_state_dict(plain.state_dict(), strict=False)
     src = torch.randint(4, 60, (2, 12))
     matches = torch.randint(0, 2, (2, 12))
+    question = torch.zeros(2, 12, dtype=torch.bool)
+    question[:, 1:4] = True
     with torch.no_grad():
-        torch.testing.assert_close(featured.span_pair_logits(src, matches), plain.span_pair_logits(src))
-        torch.testing.assert_close(featured.span_logits(src, matches, starts=torch.tensor([3, 5])), plain.span_logits(src))
+        torch.testing.assert_close(featured.span_pair_logits(src, matches, question_mask=question), plain.span_pair_logits(src))
+        torch.testing.assert_close(featured.span_logits(src, matches, starts=torch.tensor([3, 5]), question_mask=question),
+                                   plain.span_logits(src))
+
+
+def test_the_question_vector_reads_the_question_pieces_only():
+    torch.manual_seed(0)
+    scores = QuestionVectorSpanScores(16)
+    torch.nn.init.normal_(scores.bilinear.weight)
+    states = torch.randn(1, 10, 16)
+    question = torch.zeros(1, 10, dtype=torch.bool)
+    question[0, 1:4] = True
+    before = scores(states, question)
+    context_changed, question_changed = states.clone(), states.clone()
+    context_changed[0, 7] += 1.0
+    question_changed[0, 2] += 1.0
+    after = scores(context_changed, question)
+    others = [i for i in range(10) if i != 7]
+    torch.testing.assert_close(after[0, others], before[0, others])  # a context piece moves its own scores only
+    assert not torch.allclose(after[0, 7], before[0, 7])
+    assert not torch.allclose(scores(question_changed, question)[0, 8], before[0, 8])  # a question piece moves every score
+
+
+def test_window_batches_mark_exactly_the_question_pieces(tokenizer):
+    question, context = "Where is Cupertino?", " ".join(["Apple is based in Cupertino, California."] * 8)
+    windows = encode_windows(tokenizer, question, context, 40, 20)
+    src, matches, question_mask = window_batch(windows, tokenizer.pad_id)
+    assert len(windows) > 1 and question_mask.shape == src.shape
+    for row in range(len(windows)):
+        assert src[row][question_mask[row]].tolist() == tokenizer.encode(question)
+        assert matches[row].tolist()[: len(windows[row].ids)] == windows[row].question_match
 
 
 def test_the_end_given_start_band_agrees_with_the_training_scores():
@@ -118,12 +150,12 @@ def test_no_answer_windows_point_at_position_0_and_targets_carry_the_flags(token
     windows = encode_windows(tokenizer, example["question"], context, 64, 32)
     assert len(windows) > 3
     today = encode_answers(spec, [example], tokenizer, 64)
-    assert len(today) < len(windows) and all(len(t) == 2 and t[0] > 0 for t in today.targets)  # unanswered windows dropped
+    assert len(today) < len(windows) and all(len(t) == 3 and t[0] > 0 for t in today.targets)  # unanswered windows dropped
     config = ModelConfig(answer_spans=True, question_match=True, answer_no_answer_windows=True)
     pool = encode_answers(spec, [example], tokenizer, 64, config)
     assert pool.sources == [w.ids for w in windows]
     for window, target in zip(windows, pool.targets):
-        assert target[2:] == window.question_match
+        assert target[2] == window.context_start and target[3:] == window.question_match
         if target[:2] == [0, 0]:
             assert "Paris" not in "".join(context[s:e] for s, e in window.spans)
         else:
@@ -142,16 +174,20 @@ def test_the_answer_loss_trains_the_new_features(tokenizer):
     examples = [{"question": q, "context": context, "answer": a, "answer_start": context.index(a)}
                 for q, a in (("Where does the tower stand?", "Paris"), ("What is long?", "The river"))]
     config = ModelConfig(vocab_size=len(tokenizer), d_model=32, n_heads=4, ffn_dim=64, encoder_layers=1, decoder_layers=1,
-                         max_positions=64, answer_spans=True, question_match=True, answer_end_given_start=True)
+                         max_positions=64, answer_spans=True, question_match=True, answer_end_given_start=True,
+                         answer_question_vector=True)
     pool = encode_answers(spec, examples, tokenizer, 64, config)
     src, tgt = collate([pool], [(0, 0), (0, 1)], tokenizer.pad_id, "answer")
-    assert tgt.shape == (2, 2 + src.size(1)) and prediction_count("answer", tgt, tokenizer.pad_id) == 2
+    assert tgt.shape == (2, 3 + src.size(1)) and prediction_count("answer", tgt, tokenizer.pad_id) == 2
+    question_mask = question_positions(tgt[:, 2], src.size(1))
+    assert [src[row][question_mask[row]].tolist() for row in range(2)] == [tokenizer.encode(e["question"]) for e in examples]
     torch.manual_seed(0)
     model = Seq2SeqTransformer(config)
     task_loss(model, "answer", src, tgt, tokenizer.pad_id, 0.1).backward()
     assert model.question_match_embedding.weight.grad[1].abs().sum() > 0
     assert model.question_match_embedding.weight.grad[0].abs().sum() == 0  # value 0 adds nothing, ever
     assert model.span_end_given_start.score.weight.grad.abs().sum() > 0
+    assert model.span_question_scores.bilinear.weight.grad.abs().sum() > 0
 
 
 def test_answer_max_tokens_bounds_the_band_and_a_length_penalty_prefers_shorter_spans():

@@ -103,7 +103,7 @@ class PointAtPieces(torch.nn.Module):
                     start[row, i], end[row, i + n - 1] = 10, 10
         return start, end
 
-    def span_pair_logits(self, src, question_match, max_tokens=0):
+    def span_pair_logits(self, src, question_match, max_tokens=0, question_mask=None):
         max_tokens = max_tokens or self.config.answer_max_tokens
         start, end = self.span_logits(src)
         ends = (torch.arange(src.size(1))[:, None] + torch.arange(max_tokens)).clamp(max=src.size(1) - 1)

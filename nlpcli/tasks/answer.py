@@ -60,8 +60,8 @@ class Answer(EncoderTask):
         The other windows are left out, or, with answer_no_answer_windows, point
         start and end at position 0 (the task token: "no answer here", as BERT does;
         inference never answers there), so that window scores become comparable. A
-        question_match model's targets carry the window's question-match flags, one
-        per source position, after [start, end]."""
+        target is [start, end, the window's context_start], and for a question_match
+        model the window's question-match flags after it, one per source position."""
         from nlpcli.batching import Pool
 
         no_answer = model_config is not None and model_config.answer_no_answer_windows
@@ -79,15 +79,16 @@ class Answer(EncoderTask):
                 else:
                     continue
                 pool.sources.append(found_window.ids)
-                pool.targets.append(target + (found_window.question_match if with_matches else []))
+                pool.targets.append(target + [found_window.context_start] + (found_window.question_match if with_matches else []))
         return pool
 
     def scores(self, model, src, tgt):
         """(batch, 2, src_len), the start and the end scores, and (batch, 2), the gold start and end."""
         import torch
 
-        question_match = tgt[:, 2:] if model.config.question_match else None
-        start_logits, end_logits = model.span_logits(src, question_match, starts=tgt[:, 0])
+        question_match = tgt[:, 3:] if model.config.question_match else None
+        start_logits, end_logits = model.span_logits(src, question_match, starts=tgt[:, 0],
+                                                     question_mask=question_positions(tgt[:, 2], src.size(1)))
         return torch.stack([start_logits, end_logits], dim=1), tgt[:, :2]
 
     def loss(self, model, src, tgt, pad_id: int, label_smoothing: float):
@@ -171,6 +172,27 @@ def encode_windows(tokenizer, question: str, context: str, window_tokens: int, s
         first += stride
 
 
+def question_positions(context_starts, length: int):
+    """(batch, length) True at each window's question pieces: after the task token,
+    before the </s> that ends the question (context_starts: a (batch,) tensor)."""
+    import torch
+
+    positions = torch.arange(length, device=context_starts.device)
+    return (positions >= 1) & (positions < context_starts[:, None] - 1)
+
+
+def window_batch(windows: list[Window], pad_id: int, device: str = "cpu"):
+    """The model inputs of a batch of windows: ids, question-match flags and question positions."""
+    import torch
+
+    from nlpcli.batching import pad
+
+    src = pad([w.ids for w in windows], pad_id).to(device)
+    question_match = pad([w.question_match for w in windows], 0).to(device)
+    context_starts = torch.tensor([w.context_start for w in windows], device=device)
+    return src, question_match, question_positions(context_starts, src.size(1))
+
+
 def piece_range(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
     """First and last piece (inclusive) covering characters [start, end), or
     None if the window does not hold the whole span."""
@@ -206,8 +228,6 @@ class QuestionAnswerer:
         """Best answer per (question, context); None when either is blank."""
         import torch
 
-        from nlpcli.batching import pad
-
         jobs = []  # (pair index, window)
         for index, (question, context) in enumerate(pairs):
             if question.strip() and context.strip():
@@ -216,11 +236,10 @@ class QuestionAnswerer:
         best_logit = [float("-inf")] * len(pairs)
         for start in range(0, len(jobs), batch_size):
             batch = jobs[start : start + batch_size]
-            src = pad([w.ids for _, w in batch], self.tokenizer.pad_id).to(self.device)
-            question_match = pad([w.question_match for _, w in batch], 0).to(self.device)
+            src, question_match, question_mask = window_batch([w for _, w in batch], self.tokenizer.pad_id, self.device)
             config = self.model.config
             with torch.inference_mode():
-                start_logits, end_logits = self.model.span_pair_logits(src, question_match)
+                start_logits, end_logits = self.model.span_pair_logits(src, question_match, question_mask=question_mask)
             for row, (index, window) in enumerate(batch):
                 found = best_span(start_logits[row].cpu(), end_logits[row].cpu(), window, config.answer_end_given_start,
                                   config.answer_temperature, config.answer_length_penalty)
