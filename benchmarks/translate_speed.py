@@ -7,9 +7,9 @@ benchmark does: model loading and tokenization excluded, fixed thread count.
 
 For each checkpoint (comma-separated; the others are compared with the first),
 test set (Multi30k val; newstest2013 for long sentences), engine
-(nlpcli fp32, nlpcli with int8 linear layers, nlpcli in bfloat16, Hugging Face transformers'
-generate, CTranslate2 fp32 and int8 — the last three on the same weights,
-exported with `nlpcli convert`) and search (greedy and beam 4, batch 32) it
+(nlpcli fp32, nlpcli with int8 linear layers, nlpcli in bfloat16, each also as ENGINE+shortlist
+with the checkpoint's vocabulary shortlist; Hugging Face transformers' generate, CTranslate2 fp32
+and int8, the last three on the same weights, exported with `nlpcli convert`) and search (greedy and beam 4, batch 32) it
 translates en->de in a fresh process and prints target tokens/s, sentences/s,
 peak RSS, BLEU and the speed ratio to transformers. It also times the start-up
 of `nlpcli translate` on one line next to `import torch` + checkpoint load.
@@ -41,15 +41,22 @@ def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
     from nlpcli.tasks.translate import Translator
 
     loaded = load_checkpoint(checkpoint)
-    if engine == "nlpcli-int8":
+    if engine.startswith("nlpcli-int8"):
         from nlpcli.runtime import quantize_int8
 
         loaded.model = quantize_int8(loaded.model, "cpu")
-    if engine == "nlpcli-bf16":
+    if engine.startswith("nlpcli-bf16"):
         from nlpcli.runtime import to_bfloat16
 
         loaded.model = to_bfloat16(loaded.model)
-    translator = Translator(loaded.model, loaded.tokenizer)
+    shortlist = None
+    if engine.endswith("+shortlist"):
+        from nlpcli.shortlist import VocabularyShortlist
+
+        shortlist = VocabularyShortlist.load(checkpoint, loaded.model.config.vocab_size)
+        if shortlist is None:
+            raise SystemExit(f"{checkpoint} has no vocabulary shortlist (recipes/shortlist.py builds one)")
+    translator = Translator(loaded.model, loaded.tokenizer, shortlist=shortlist)
     settings = GenerationSettings(beam=beam, batch_size=batch_size)
     return lambda encoded: [nbest[0].tokens for nbest in translator.translate_ids(encoded, settings)]
 
@@ -101,7 +108,8 @@ def ctranslate2_search(ct2_dir: str, tokenizer, max_positions: int, engine: str,
 
 def translate_once(checkpoint: str, sources: list[str], references: list[str], beam: int, batch_size: int,
                    threads: int, repeats: int, engine: str = "nlpcli", exports: dict | None = None) -> dict:
-    """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", "nlpcli-bf16", "transformers"
+    """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", "nlpcli-bf16" (each of them
+    with "+shortlist": the checkpoint's vocabulary shortlist), "transformers"
     (M2M100ForConditionalGeneration.generate), "ctranslate2" or "ctranslate2-int8",
     the last three on the same weights exported by nlpcli convert (``exports``: the
     folders, made beforehand so that no engine's peak RSS includes another model).
@@ -253,6 +261,8 @@ def main() -> None:
 
     import tempfile
 
+    from nlpcli.checkpoint import SHORTLIST_FILE
+
     engines = args.engines.split(",")
     checkpoints = args.checkpoint.split(",")
     rows = []
@@ -261,6 +271,9 @@ def main() -> None:
             exports = make_exports(checkpoint, engines, Path(staging) / str(number))
             for test_set in args.sets.split(","):
                 for engine in engines:
+                    if engine.endswith("+shortlist") and not (Path(checkpoint) / SHORTLIST_FILE).is_file():
+                        print(f"{checkpoint} has no vocabulary shortlist: {engine} skipped", file=sys.stderr)
+                        continue
                     for beam in (1, 4):  # a fresh process per setting: its own peak RSS
                         setting = json.dumps({"set": test_set, "engine": engine, "beam": beam, "exports": exports})
                         command = [sys.executable, __file__, "--one", setting, "--data", args.data, "--checkpoint",
@@ -288,7 +301,9 @@ def main() -> None:
         search = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
         base = baseline.get((row["checkpoint"], row["set"], row["beam"]))
         ratio = f"{row['target_tokens_per_s'] / base:.2f}" if base else "-"
-        against_first = f"{row['target_tokens_per_s'] / first[(row['set'], row['engine'], row['beam'])]:.2f}"
+        # a shortlist engine is compared with the first checkpoint's same engine, or without the shortlist if it has none
+        reference = first.get((row["set"], row["engine"], row["beam"])) or first[(row["set"], row["engine"].removesuffix("+shortlist"), row["beam"])]
+        against_first = f"{row['target_tokens_per_s'] / reference:.2f}"
         print(f"{row['checkpoint'][-33:]:<34}{row['set']:<14}{row['engine']:<18}{search:<8}{row['target_tokens_per_s']:>11}"
               f"{row['sentences_per_s']:>9}{row['peak_rss_mib']:>14}{row['bleu']:>8}{ratio:>16}{against_first:>9}")
     for checkpoint in checkpoints:

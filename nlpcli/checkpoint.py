@@ -17,6 +17,7 @@ from nlpcli.errors import CheckpointError
 FORMAT_NAME = "nlpcli-checkpoint"
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, CARD_FILE = "config.json", "model.safetensors", "tokenizer.model", "README.md"
+SHORTLIST_FILE = "shortlist.safetensors"  # optional: translation's vocabulary shortlist (nlpcli/shortlist.py)
 TIED_WEIGHTS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 # A wheel carries the default checkpoint inside the package (setup.py copies it there);
@@ -64,11 +65,19 @@ def write_atomically(folder: Path, write_files) -> None:
 def _use_default_permissions(folder: Path) -> None:
     """mkdtemp (and safetensors) create owner-only files; a checkpoint should be
     readable like any file the user writes."""
+    os.chmod(folder, 0o777 & ~_umask())
+    for file in folder.iterdir():
+        use_default_file_permissions(file)
+
+
+def use_default_file_permissions(path: Path) -> None:
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
-    for file in folder.iterdir():
-        os.chmod(file, 0o666 & ~umask)
+    return umask
 
 
 def save_checkpoint(folder, model, tokenizer, info: CheckpointInfo, model_card: str | None = None) -> None:

@@ -8,8 +8,12 @@ leave the batch, so the cost follows the sentences still being decoded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from nlpcli.shortlist import VocabularyShortlist
 
 
 @dataclass
@@ -23,12 +27,20 @@ class Hypothesis:
 class DecoderState:
     """Encoder output and caches of the sentences still being decoded."""
 
-    def __init__(self, model, src_ids: torch.Tensor, copy_source: bool = False, rows_per_source: int = 1) -> None:
+    def __init__(self, model, src_ids: torch.Tensor, copy_source: bool = False, rows_per_source: int = 1,
+                 shortlist=None) -> None:
         """``rows_per_source``: decoder rows per sentence (the beam). The encoder
         and the cross-attention projections read each sentence once, and their
         output is repeated for its rows: computing them on the repeated sources
-        made beam 4 pay four times for both."""
+        made beam 4 pay four times for both. ``shortlist`` (a VocabularyShortlist):
+        score only the pieces it allows these sources."""
+        if shortlist is not None and copy_source:
+            raise ValueError("a vocabulary shortlist cannot be combined with copying from the source")
         self.model = model
+        self.shortlist = None
+        if shortlist is not None:  # the batch's ids and their output rows, gathered once
+            ids = shortlist.for_sources(src_ids)
+            self.shortlist = (ids, model.shared.weight.index_select(0, ids))
         memory, padding_mask, _ = model.encoder(src_ids)
         self.cache = model.decoder.new_cache(memory, rows_per_source)
         self.memory = memory.repeat_interleave(rows_per_source, dim=0)
@@ -57,7 +69,7 @@ class DecoderState:
     def step_logprobs(self, new_tokens: torch.Tensor) -> torch.Tensor:
         """Feed (rows, n) new tokens; log-probabilities of the next token (rows, vocab)."""
         log_probs = self.model.next_token_log_probs(new_tokens, self.memory, self.padding_mask, self.cache, self.position,
-                                                    self.copy_from)
+                                                    self.copy_from, self.shortlist)
         self.position += new_tokens.size(1)
         return log_probs
 
@@ -89,11 +101,12 @@ def _prefix_tensor(prefix: list[int], rows: int, device) -> torch.Tensor:
 
 @torch.inference_mode()
 def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, max_len: int,
-                  constraints: Constraints | None = None, copy_source: bool = False) -> list[Hypothesis]:
+                  constraints: Constraints | None = None, copy_source: bool = False, shortlist=None) -> list[Hypothesis]:
     """The most probable token at each step, until </s> or ``max_len`` tokens.
-    ``copy_source``: mix in the pointer-generator's copies (a copy_attention model)."""
+    ``copy_source``: mix in the pointer-generator's copies (a copy_attention model);
+    ``shortlist``: a VocabularyShortlist."""
     batch = src_ids.size(0)
-    state = DecoderState(model, src_ids, copy_source)
+    state = DecoderState(model, src_ids, copy_source, shortlist=shortlist)
     results: list[Hypothesis | None] = [None] * batch
     alive = torch.arange(batch, device=src_ids.device)  # original index of each row
     tokens: list[list[int]] = [[] for _ in range(batch)]
@@ -140,13 +153,14 @@ def beam_search(
     length_penalty: float = 1.0,
     constraints: Constraints | None = None,
     copy_source: bool = False,
+    shortlist=None,
 ) -> list[list[Hypothesis]]:
     """Batched beam search. Scores are normalised by length ** length_penalty;
     a sentence is done when it has ``beam_size`` finished hypotheses (as in
     fairseq). Returns the ``n_best`` best hypotheses of each sentence."""
     device = src_ids.device
     batch, k = src_ids.size(0), beam_size
-    state = DecoderState(model, src_ids, copy_source, rows_per_source=k)
+    state = DecoderState(model, src_ids, copy_source, rows_per_source=k, shortlist=shortlist)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     alive = torch.arange(batch, device=device)  # original sentence of each live group of k beams
     # only the first beam of each sentence is live at the start, so the k beams differ
@@ -216,6 +230,7 @@ class GenerationSettings:
     length_penalty: float = 1.0
     constraints: Constraints | None = None
     copy_source: bool = False  # pointer-generator copying (summaries of a copy_attention model)
+    shortlist: VocabularyShortlist | None = None  # score only the target pieces likely for each batch's sources
 
 
 def generate(model, sources: list[list[int]], settings: GenerationSettings, prefix: list[int], eos_id: int, pad_id: int,
@@ -230,11 +245,12 @@ def generate(model, sources: list[list[int]], settings: GenerationSettings, pref
         src = pad([sources[i] for i in batch], pad_id).to(device)
         max_len = max_new_tokens(model.config.max_positions - len(prefix) + 1, src.size(1), settings.max_len)
         if settings.beam == 1 and settings.n_best == 1:
-            nbest = [[h] for h in greedy_search(model, src, prefix, eos_id, max_len, settings.constraints, settings.copy_source)]
+            nbest = [[h] for h in greedy_search(model, src, prefix, eos_id, max_len, settings.constraints, settings.copy_source,
+                                                settings.shortlist)]
         else:
             nbest = beam_search(model, src, prefix, eos_id, max_len, beam_size=settings.beam, n_best=settings.n_best,
                                 length_penalty=settings.length_penalty, constraints=settings.constraints,
-                                copy_source=settings.copy_source)
+                                copy_source=settings.copy_source, shortlist=settings.shortlist)
         for index, hyps in zip(batch, nbest):
             results[index] = hyps
     return results

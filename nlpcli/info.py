@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nlpcli.checkpoint import WEIGHTS_FILE, read_config
+from nlpcli.checkpoint import SHORTLIST_FILE, WEIGHTS_FILE, read_config
 from nlpcli.errors import CheckpointError
 
 
@@ -21,6 +21,21 @@ def stored_parameters(weights_file: Path) -> int:
         raise CheckpointError(f"{weights_file} is unreadable or truncated ({error})") from None
 
 
+def shortlist_shape(folder: Path) -> dict | None:
+    """The vocabulary shortlist's sizes, read off its header (nlpcli/shortlist.py), or None."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(folder) / SHORTLIST_FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="numpy") as tensors:
+            return {"frequent": tensors.get_slice("frequent").get_shape()[0],
+                    "per_source": tensors.get_slice("candidates").get_shape()[1]}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} is unreadable ({error})") from None
+
+
 def describe(folder: Path) -> dict:
     """Read config.json and the weights file's header only (no weights are loaded), plus file sizes."""
     config = read_config(folder)
@@ -35,6 +50,7 @@ def describe(folder: Path) -> dict:
         "tasks": config.get("tasks", {}),
         "training": config.get("training", {}),
         "evaluation": config.get("evaluation", {}),
+        "shortlist": shortlist_shape(folder),
     }
 
 
@@ -57,6 +73,10 @@ def render_info(details: dict) -> str:
             what = [f"any pair of {len(spec['languages'])} languages (M2M100 style, give --src)"]
         window = f" (window {spec['window']} tokens)" if "window" in spec else ""
         lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}")
+    if details.get("shortlist"):
+        shortlist = details["shortlist"]
+        lines.append(f"shortlist    translation scores {shortlist['frequent']:,} frequent pieces and up to "
+                     f"{shortlist['per_source']} per source piece, not all {model['vocab_size']:,} (--no-shortlist: all)")
     if "imported_from" in training:
         lines.append(f"imported     from {training['imported_from']} ({training.get('format')})")
     elif training:

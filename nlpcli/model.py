@@ -416,12 +416,19 @@ class Seq2SeqTransformer(nn.Module):
         logits = self.output_logits(states)
         return self.copy_generator(logits, states, weights["cross"][-1], memory, src_ids), logits
 
-    def next_token_log_probs(self, new_tokens, memory, padding_mask, cache, start: int, copy_from=None) -> torch.Tensor:
+    def next_token_log_probs(self, new_tokens, memory, padding_mask, cache, start: int, copy_from=None,
+                             shortlist=None) -> torch.Tensor:
         """One cached decoding step: feed (rows, n) new tokens at position ``start``;
         log-probabilities (rows, vocab) of the token after the last. With
-        ``copy_from`` (the source ids of each row) the pointer-generator mixture."""
+        ``copy_from`` (the source ids of each row) the pointer-generator mixture.
+        With ``shortlist`` (ids, their rows of the output embedding) only those ids
+        are scored, normalised among themselves; every other id gets -inf."""
         states, weights = self.decoder(new_tokens, memory, padding_mask, cache, start,
                                        need_last_cross_weights=copy_from is not None)
+        if shortlist is not None:
+            ids, output_rows = shortlist
+            scored = F.log_softmax(F.linear(states[:, -1], output_rows).float(), dim=-1)
+            return scored.new_full((scored.size(0), self.config.vocab_size), float("-inf")).index_copy_(1, ids, scored)
         if copy_from is None:
             return F.log_softmax(self.output_logits(states[:, -1]).float(), dim=-1)
         last = states[:, -1:]

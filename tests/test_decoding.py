@@ -65,8 +65,8 @@ def test_beam_search_reads_each_source_once(tiny_model, monkeypatch):
     assert rows_seen == {"encoder": [4], "cross keys": [4]}
 
     class EveryBeamEncoded(DecoderState):  # what decoding did before: the sources repeated, then encoded
-        def __init__(self, model, src_ids, copy_source=False, rows_per_source=1):
-            super().__init__(model, src_ids.repeat_interleave(rows_per_source, dim=0), copy_source)
+        def __init__(self, model, src_ids, copy_source=False, rows_per_source=1, shortlist=None):
+            super().__init__(model, src_ids.repeat_interleave(rows_per_source, dim=0), copy_source, shortlist=shortlist)
 
     monkeypatch.setattr("nlpcli.decoding.DecoderState", EveryBeamEncoded)
     reference = beam_search(tiny_model, src, [BOS_ID], EOS_ID, max_len=10, beam_size=4, n_best=2)

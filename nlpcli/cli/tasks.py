@@ -146,6 +146,7 @@ def translate(
     int8: Int8 = False,
     bf16: Bf16 = False,
     alignments: Annotated[bool, typer.Option("--alignments", help="Append word alignments from cross-attention (text: ' ||| 0-0 1-1'; jsonl: \"alignments\").")] = False,
+    shortlist: Annotated[bool, typer.Option("--shortlist/--no-shortlist", help="Score only the target pieces likely for each batch, where the checkpoint has a vocabulary shortlist (faster).")] = True,
 ) -> None:
     """Translate sentences, one output line per input line, in input order."""
     from nlpcli.decoding import GenerationSettings
@@ -160,7 +161,7 @@ def translate(
     if alignments and n_best > 1 and format == OutputFormat.text:
         raise InputError("--alignments goes with one hypothesis per line (drop --n-best or use --format jsonl)")
     run_task(TASKS["translate"], TaskRun.from_arguments(locals()),
-             settings, "translating", {"source": src, "target": tgt, "alignments": alignments})
+             settings, "translating", {"source": src, "target": tgt, "alignments": alignments, "shortlist": shortlist})
 
 
 @app.command()

@@ -5,7 +5,7 @@ was trained on."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from nlpcli.data.parallel import drop_empty, read_line_aligned, read_tab_separated
@@ -94,11 +94,19 @@ class Translate(DecoderTask):
     # ---- inference --------------------------------------------------------------
     def runner(self, loaded, device: str, options: dict | None = None) -> TranslationRunner:
         """A Translator of the checkpoint's style into ``options["target"]`` (from
-        ``options["source"]``, if given), refused if the checkpoint does not translate so."""
+        ``options["source"]``, if given), refused if the checkpoint does not translate so.
+        It decodes with the checkpoint's vocabulary shortlist, if it has one, unless
+        ``options["shortlist"]`` is False."""
         options = options or {}
         source, target = options.get("source"), options.get("target", "de")
         check_direction(loaded.info, source, target)
-        translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks[self.name].get("style", "nlpcli"), source)
+        shortlist = None
+        if options.get("shortlist", True):
+            from nlpcli.shortlist import VocabularyShortlist
+
+            shortlist = VocabularyShortlist.load(loaded.path, loaded.model.config.vocab_size)
+        translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks[self.name].get("style", "nlpcli"),
+                                source, shortlist)
         return TranslationRunner(translator, target, options.get("alignments", False))
 
     def run(self, runner: TranslationRunner, inputs: list[str], settings):
@@ -180,11 +188,13 @@ class Translator:
     with the *source* language token and decoding from </s> <2tgt>, as M2M100
     was trained."""
 
-    def __init__(self, model, tokenizer, device: str = "cpu", style: str = "nlpcli", source: str | None = None) -> None:
+    def __init__(self, model, tokenizer, device: str = "cpu", style: str = "nlpcli", source: str | None = None,
+                 shortlist=None) -> None:
+        """``shortlist``: a VocabularyShortlist every search of this translator uses."""
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.task = Translate()
         self.max_positions = model.config.max_positions
-        self.style, self.source = style, source
+        self.style, self.source, self.shortlist = style, source, shortlist
 
     def source_token(self, target: str) -> str:
         return language_token(self.source if self.style == "m2m100" else target)
@@ -223,6 +233,8 @@ class Translator:
         from nlpcli.decoding import generate
 
         tok = self.tokenizer
+        if self.shortlist is not None:
+            settings = replace(settings, shortlist=self.shortlist)
         return generate(self.model, sources, settings, prefix or [tok.bos_id], tok.eos_id, tok.pad_id, self.device)
 
 
