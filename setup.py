@@ -13,6 +13,7 @@ from setuptools.command.build_py import build_py
 
 SHIPPED_CHECKPOINT = Path("checkpoints") / "nlpcli-base"
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.model", "README.md")
+OPTIONAL_FILES = ("shortlist.safetensors",)  # translation's vocabulary shortlist, where the release has one
 
 
 class BuildWithCheckpoint(build_py):
@@ -22,7 +23,7 @@ class BuildWithCheckpoint(build_py):
             return
         target = Path(self.build_lib) / "nlpcli" / SHIPPED_CHECKPOINT
         self.mkpath(str(target))
-        for name in CHECKPOINT_FILES:
+        for name in CHECKPOINT_FILES + tuple(name for name in OPTIONAL_FILES if (SHIPPED_CHECKPOINT / name).is_file()):
             self.copy_file(str(SHIPPED_CHECKPOINT / name), str(target / name))
 
 

@@ -16,13 +16,19 @@ from test_cli import ENV
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKPOINT_FILES = {"config.json", "model.safetensors", "tokenizer.model", "README.md"}
+SHIPPED_FILES = CHECKPOINT_FILES | {"shortlist.safetensors"}  # the copy below has a release's optional shortlist
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, Path]:
     """(wheel, sdist) built as `python -m build` builds them (the wheel from the
     sdist), from a copy of the repository that also holds a training-state folder
-    (trunk/) and a run folder, which must stay out of both."""
+    (trunk/) and a run folder, which must stay out of both, and whose default
+    checkpoint has a vocabulary shortlist (one of every piece: the same outputs)."""
+    import torch
+
+    from nlpcli.shortlist import VocabularyShortlist
+
     work = tmp_path_factory.mktemp("build")
     source = work / "src"
     source.mkdir()
@@ -30,6 +36,8 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
         shutil.copy(REPO / name, source / name)
     shutil.copytree(REPO / "nlpcli", source / "nlpcli", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "checkpoints", source / "checkpoints")
+    vocabulary = json.loads((REPO / "checkpoints" / "nlpcli-base" / "config.json").read_text())["model"]["vocab_size"]
+    VocabularyShortlist(torch.arange(vocabulary), torch.full((vocabulary, 1), -1)).save(source / "checkpoints" / "nlpcli-base")
     for folder in ("trunk", "runs/r"):
         (source / folder).mkdir(parents=True)
         (source / folder / "state.safetensors").write_bytes(b"\0" * 1024)
@@ -44,14 +52,14 @@ def test_the_wheel_holds_the_package_and_the_default_checkpoint_only(built):
     wheel, sdist = built
     assert wheel.name.startswith(f"nlpcli-{nlpcli.__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n for n in names if "/checkpoints/" in n} == {f"nlpcli/checkpoints/nlpcli-base/{f}" for f in CHECKPOINT_FILES}
+    assert {n for n in names if "/checkpoints/" in n} == {f"nlpcli/checkpoints/nlpcli-base/{f}" for f in SHIPPED_FILES}
     outside = [n for n in names if not n.startswith(("nlpcli/", f"nlpcli-{nlpcli.__version__}.dist-info/"))]
     assert outside == []
     assert not [n for n in names if "/checkpoints/" not in n and not n.endswith(".py") and ".dist-info/" not in n]
     members = tarfile.open(sdist).getnames()
     top = f"nlpcli-{nlpcli.__version__}/"
     assert not [m for m in members if m.startswith((top + "trunk", top + "runs")) or "translate-en-de" in m]
-    assert {m.rsplit("/", 1)[1] for m in members if "/checkpoints/nlpcli-base/" in m} == CHECKPOINT_FILES
+    assert {m.rsplit("/", 1)[1] for m in members if "/checkpoints/nlpcli-base/" in m} == SHIPPED_FILES
 
 
 def test_an_installed_wheel_finds_its_checkpoint_from_any_folder(built, tmp_path, toy_checkpoint):
@@ -69,6 +77,7 @@ def test_an_installed_wheel_finds_its_checkpoint_from_any_folder(built, tmp_path
     info = nlpcli_there("info", "--json")
     assert info.returncode == 0, info.stderr
     assert Path(json.loads(info.stdout)["path"]) == site / "nlpcli" / "checkpoints" / "nlpcli-base"
+    assert json.loads(info.stdout)["shortlist"]["per_source"] == 1  # the wheel carried the shortlist
     translated = nlpcli_there("translate", "--src", "en", "--tgt", "de", "A dog runs.")
     assert translated.returncode == 0 and "Hund" in translated.stdout.decode(), translated.stderr
     chosen = nlpcli_there("info", "--json", extra_env={"NLPCLI_CHECKPOINT": str(toy_checkpoint)})
