@@ -33,9 +33,8 @@ class DecoderState:
         and the cross-attention projections read each sentence once, and their
         output is repeated for its rows: computing them on the repeated sources
         made beam 4 pay four times for both. ``shortlist`` (a VocabularyShortlist):
-        score only the pieces it allows these sources."""
-        if shortlist is not None and copy_source:
-            raise ValueError("a vocabulary shortlist cannot be combined with copying from the source")
+        score only the pieces it allows these sources; the columns of
+        ``step_logprobs`` are then those pieces, and ``token_ids`` maps them back."""
         self.model = model
         self.shortlist = None
         if shortlist is not None:  # the batch's ids and their output rows, gathered once
@@ -67,11 +66,16 @@ class DecoderState:
             layer_cache.reorder(rows, encoder_rows)
 
     def step_logprobs(self, new_tokens: torch.Tensor) -> torch.Tensor:
-        """Feed (rows, n) new tokens; log-probabilities of the next token (rows, vocab)."""
+        """Feed (rows, n) new tokens; log-probabilities of the next token (rows, vocab),
+        or (rows, shortlisted pieces)."""
         log_probs = self.model.next_token_log_probs(new_tokens, self.memory, self.padding_mask, self.cache, self.position,
                                                     self.copy_from, self.shortlist)
         self.position += new_tokens.size(1)
         return log_probs
+
+    def token_ids(self, columns: torch.Tensor) -> torch.Tensor:
+        """The token ids of columns of ``step_logprobs``."""
+        return columns if self.shortlist is None else self.shortlist[0][columns]
 
 
 @dataclass
@@ -95,6 +99,12 @@ class Constraints:
         return step_logprobs
 
 
+def _check_shortlist(shortlist, copy_source: bool, constraints: Constraints | None) -> None:
+    """A shortlist renumbers the columns of the scores, which copying and constraints address by token id."""
+    if shortlist is not None and (copy_source or constraints):
+        raise ValueError("a vocabulary shortlist cannot be combined with copying or output constraints")
+
+
 def _prefix_tensor(prefix: list[int], rows: int, device) -> torch.Tensor:
     return torch.tensor(prefix, dtype=torch.long, device=device).expand(rows, -1)
 
@@ -105,6 +115,7 @@ def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, 
     """The most probable token at each step, until </s> or ``max_len`` tokens.
     ``copy_source``: mix in the pointer-generator's copies (a copy_attention model);
     ``shortlist``: a VocabularyShortlist."""
+    _check_shortlist(shortlist, copy_source, constraints)
     batch = src_ids.size(0)
     state = DecoderState(model, src_ids, copy_source, shortlist=shortlist)
     results: list[Hypothesis | None] = [None] * batch
@@ -116,7 +127,8 @@ def greedy_search(model, src_ids: torch.Tensor, prefix: list[int], eos_id: int, 
         step_logprobs = state.step_logprobs(new_tokens)
         if constraints:
             step_logprobs = constraints.apply(step_logprobs, [tokens[i] for i in alive.tolist()], eos_id)
-        best_logprob, best_token = step_logprobs.max(dim=-1)
+        best_logprob, best_column = step_logprobs.max(dim=-1)
+        best_token = state.token_ids(best_column)
         finished_rows = []
         for row, (sentence, token, logprob) in enumerate(zip(alive.tolist(), best_token.tolist(), best_logprob.tolist())):
             tokens[sentence].append(token)
@@ -158,6 +170,7 @@ def beam_search(
     """Batched beam search. Scores are normalised by length ** length_penalty;
     a sentence is done when it has ``beam_size`` finished hypotheses (as in
     fairseq). Returns the ``n_best`` best hypotheses of each sentence."""
+    _check_shortlist(shortlist, copy_source, constraints)
     device = src_ids.device
     batch, k = src_ids.size(0), beam_size
     state = DecoderState(model, src_ids, copy_source, rows_per_source=k, shortlist=shortlist)
@@ -177,11 +190,12 @@ def beam_search(
         vocab = step_logprobs.size(-1)
         n_alive = alive.numel()
         total = (beam_scores.view(n_alive, k, 1) + step_logprobs.view(n_alive, k, vocab)).view(n_alive, k * vocab)
-        # 2k candidates: even if k of them end in </s>, k can continue
-        cand_scores, cand_ids = total.topk(2 * k, dim=-1)
-        cand_beams, cand_tokens = cand_ids // vocab, cand_ids % vocab
+        # 2k candidates: even if k of them end in </s>, k can continue (fewer if a shortlist is that short)
+        cand_scores, cand_ids = total.topk(min(2 * k, k * vocab), dim=-1)
+        cand_beams, cand_columns = cand_ids // vocab, cand_ids % vocab
+        cand_tokens = state.token_ids(cand_columns)
         cand_rows = cand_beams + torch.arange(n_alive, device=device)[:, None] * k
-        cand_logprobs = step_logprobs.view(-1)[cand_rows * vocab + cand_tokens]
+        cand_logprobs = step_logprobs.view(-1)[cand_rows * vocab + cand_columns]
         is_eos = cand_tokens.eq(eos_id)
         last_step = step == max_len - 1
 

@@ -422,13 +422,12 @@ class Seq2SeqTransformer(nn.Module):
         log-probabilities (rows, vocab) of the token after the last. With
         ``copy_from`` (the source ids of each row) the pointer-generator mixture.
         With ``shortlist`` (ids, their rows of the output embedding) only those ids
-        are scored, normalised among themselves; every other id gets -inf."""
+        are scored, normalised among themselves: (rows, len(ids)), column i for ids[i]."""
         states, weights = self.decoder(new_tokens, memory, padding_mask, cache, start,
                                        need_last_cross_weights=copy_from is not None)
         if shortlist is not None:
-            ids, output_rows = shortlist
-            scored = F.log_softmax(F.linear(states[:, -1], output_rows).float(), dim=-1)
-            return scored.new_full((scored.size(0), self.config.vocab_size), float("-inf")).index_copy_(1, ids, scored)
+            _, output_rows = shortlist
+            return F.log_softmax(F.linear(states[:, -1], output_rows).float(), dim=-1)
         if copy_from is None:
             return F.log_softmax(self.output_logits(states[:, -1]).float(), dim=-1)
         last = states[:, -1:]
