@@ -295,7 +295,7 @@ def main() -> None:
                 for row in rows if row["engine"] == "transformers"}
     first = {(row["set"], row["engine"], row["beam"]): row["target_tokens_per_s"]
              for row in rows if row["checkpoint"] == checkpoints[0]}
-    print(f"{'checkpoint':<34}{'set':<14}{'engine':<18}{'search':<8}{'tgt tok/s':>11}{'sent/s':>9}{'peak RSS MiB':>14}"
+    print(f"{'checkpoint':<34}{'set':<14}{'engine':<23}{'search':<8}{'tgt tok/s':>11}{'sent/s':>9}{'peak RSS MiB':>14}"
           f"{'BLEU':>8}{'x transformers':>16}{'x first':>9}")
     for row in rows:
         search = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
@@ -304,7 +304,7 @@ def main() -> None:
         # a shortlist engine is compared with the first checkpoint's same engine, or without the shortlist if it has none
         reference = first.get((row["set"], row["engine"], row["beam"])) or first[(row["set"], row["engine"].removesuffix("+shortlist"), row["beam"])]
         against_first = f"{row['target_tokens_per_s'] / reference:.2f}"
-        print(f"{row['checkpoint'][-33:]:<34}{row['set']:<14}{row['engine']:<18}{search:<8}{row['target_tokens_per_s']:>11}"
+        print(f"{row['checkpoint'][-33:]:<34}{row['set']:<14}{row['engine']:<23}{search:<8}{row['target_tokens_per_s']:>11}"
               f"{row['sentences_per_s']:>9}{row['peak_rss_mib']:>14}{row['bleu']:>8}{ratio:>16}{against_first:>9}")
     for checkpoint in checkpoints:
         print(f"{checkpoint}: start-up, median of 3 (seconds):")
