@@ -36,10 +36,10 @@ class DecoderState:
         score only the pieces it allows these sources; the columns of
         ``step_logprobs`` are then those pieces, and ``token_ids`` maps them back."""
         self.model = model
-        self.shortlist = None
-        if shortlist is not None:  # the batch's ids and their output rows, gathered once
-            ids = shortlist.for_sources(src_ids)
-            self.shortlist = (ids, model.shared.weight.index_select(0, ids))
+        self.shortlist_ids = self.output_rows = None
+        if shortlist is not None:  # the batch's ids and their output-embedding rows, gathered once
+            self.shortlist_ids = shortlist.for_sources(src_ids)
+            self.output_rows = model.shared.weight.index_select(0, self.shortlist_ids)
         memory, padding_mask, _ = model.encoder(src_ids)
         self.cache = model.decoder.new_cache(memory, rows_per_source)
         self.memory = memory.repeat_interleave(rows_per_source, dim=0)
@@ -69,13 +69,13 @@ class DecoderState:
         """Feed (rows, n) new tokens; log-probabilities of the next token (rows, vocab),
         or (rows, shortlisted pieces)."""
         log_probs = self.model.next_token_log_probs(new_tokens, self.memory, self.padding_mask, self.cache, self.position,
-                                                    self.copy_from, self.shortlist)
+                                                    self.copy_from, self.output_rows)
         self.position += new_tokens.size(1)
         return log_probs
 
     def token_ids(self, columns: torch.Tensor) -> torch.Tensor:
         """The token ids of columns of ``step_logprobs``."""
-        return columns if self.shortlist is None else self.shortlist[0][columns]
+        return columns if self.shortlist_ids is None else self.shortlist_ids[columns]
 
 
 @dataclass

@@ -417,16 +417,15 @@ class Seq2SeqTransformer(nn.Module):
         return self.copy_generator(logits, states, weights["cross"][-1], memory, src_ids), logits
 
     def next_token_log_probs(self, new_tokens, memory, padding_mask, cache, start: int, copy_from=None,
-                             shortlist=None) -> torch.Tensor:
+                             output_rows=None) -> torch.Tensor:
         """One cached decoding step: feed (rows, n) new tokens at position ``start``;
         log-probabilities (rows, vocab) of the token after the last. With
         ``copy_from`` (the source ids of each row) the pointer-generator mixture.
-        With ``shortlist`` (ids, their rows of the output embedding) only those ids
-        are scored, normalised among themselves: (rows, len(ids)), column i for ids[i]."""
+        With ``output_rows`` (rows of the output embedding: a vocabulary shortlist's)
+        only those pieces are scored, normalised among themselves: (rows, len(output_rows))."""
         states, weights = self.decoder(new_tokens, memory, padding_mask, cache, start,
                                        need_last_cross_weights=copy_from is not None)
-        if shortlist is not None:
-            _, output_rows = shortlist
+        if output_rows is not None:
             return F.log_softmax(F.linear(states[:, -1], output_rows).float(), dim=-1)
         if copy_from is None:
             return F.log_softmax(self.output_logits(states[:, -1]).float(), dim=-1)

@@ -46,7 +46,7 @@ def test_a_shortlist_scores_its_pieces_normalised_among_themselves(tiny_model):
     with torch.no_grad():
         full = tiny_model.next_token_log_probs(torch.tensor([[BOS_ID]]), memory, padding_mask, tiny_model.decoder.new_cache(memory), 0)
         short = tiny_model.next_token_log_probs(torch.tensor([[BOS_ID]]), memory, padding_mask, tiny_model.decoder.new_cache(memory), 0,
-                                                shortlist=(ids, tiny_model.shared.weight[ids]))
+                                                output_rows=tiny_model.shared.weight[ids])
     assert short.shape == (1, 4)  # column i scores ids[i]
     assert torch.allclose(short[0], F.log_softmax(full[0, ids], dim=-1), atol=1e-5)
 
