@@ -58,7 +58,8 @@ class VocabularyShortlist:
             shortlist = cls(tensors["frequent"].long(), tensors["candidates"].long())
         except (SafetensorError, OSError, KeyError) as error:
             raise CheckpointError(f"{path} is unreadable: {error}") from None
-        if shortlist.candidates.size(0) != vocab_size or shortlist.candidates.max() >= vocab_size:
+        listed = torch.cat([shortlist.frequent, shortlist.candidates.flatten()])
+        if shortlist.candidates.size(0) != vocab_size or (listed.numel() and listed.max() >= vocab_size):
             raise CheckpointError(f"{path} does not fit the model's vocabulary of {vocab_size}")
         return shortlist
 

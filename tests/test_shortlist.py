@@ -89,6 +89,9 @@ def test_a_shortlist_that_does_not_fit_the_model_is_refused_in_one_line(tmp_path
     assert VocabularyShortlist.load(tmp_path, 40).candidates.shape == (40, 3)
     with pytest.raises(CheckpointError, match="vocabulary of 50"):
         VocabularyShortlist.load(tmp_path, 50)
+    VocabularyShortlist(torch.tensor([EOS_ID, 40]), torch.full((40, 3), -1)).save(tmp_path)  # piece 40 of 0..39
+    with pytest.raises(CheckpointError, match="vocabulary of 40"):
+        VocabularyShortlist.load(tmp_path, 40)
     (tmp_path / SHORTLIST_FILE).write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError, match="unreadable"):
         VocabularyShortlist.load(tmp_path, 40)
