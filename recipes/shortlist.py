@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nlpcli.checkpoint import load_checkpoint
+from nlpcli.checkpoint import SHORTLIST_FILE, load_checkpoint
 from nlpcli.shortlist import build_shortlist
 from nlpcli.tasks import TASKS
 from nlpcli.training.recipe import load_recipe
@@ -39,7 +39,7 @@ def main() -> None:
     always = [tokenizer.eos_id, tokenizer.unk_id]
     shortlist = build_shortlist(pairs, len(tokenizer), args.per_source, args.frequent, always)
     shortlist.save(args.checkpoint)
-    print(f"{Path(args.checkpoint) / 'shortlist.safetensors'}: {len(shortlist.frequent):,} pieces for every batch, "
+    print(f"{Path(args.checkpoint) / SHORTLIST_FILE}: {len(shortlist.frequent):,} pieces for every batch, "
           f"up to {args.per_source} more per source piece")
 
 
