@@ -45,8 +45,9 @@ class VocabularyShortlist:
         use_default_file_permissions(path)  # safetensors writes owner-only files
 
     @classmethod
-    def load(cls, folder, vocab_size: int) -> VocabularyShortlist | None:
-        """The checkpoint's shortlist, or None if it has none."""
+    def load(cls, folder, vocab_size: int, device: str = "cpu") -> VocabularyShortlist | None:
+        """The checkpoint's shortlist, or None if it has none, on ``device``, where
+        ``for_sources`` then finds it instead of copying it over for every batch."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -55,7 +56,7 @@ class VocabularyShortlist:
             return None
         try:
             tensors = load_file(str(path))
-            shortlist = cls(tensors["frequent"].long(), tensors["candidates"].long())
+            shortlist = cls(tensors["frequent"].long().to(device), tensors["candidates"].long().to(device))
         except (SafetensorError, OSError, KeyError) as error:
             raise CheckpointError(f"{path} is unreadable: {error}") from None
         listed = torch.cat([shortlist.frequent, shortlist.candidates.flatten()])

@@ -104,7 +104,7 @@ class Translate(DecoderTask):
         if options.get("shortlist", True):
             from nlpcli.shortlist import VocabularyShortlist
 
-            shortlist = VocabularyShortlist.load(loaded.path, loaded.model.config.vocab_size)
+            shortlist = VocabularyShortlist.load(loaded.path, loaded.model.config.vocab_size, device)
         translator = Translator(loaded.model, loaded.tokenizer, device, loaded.info.tasks[self.name].get("style", "nlpcli"),
                                 source, shortlist)
         return TranslationRunner(translator, target, options.get("alignments", False))
