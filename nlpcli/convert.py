@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from nlpcli import console
 from nlpcli.checkpoint import TOKENIZER_FILE, TIED_WEIGHTS, load_checkpoint
 from nlpcli.errors import InputError
+from nlpcli.shortlist import VocabularyShortlist
 from nlpcli.tasks import language_token
 
 
@@ -99,7 +100,8 @@ def export_ctranslate2(checkpoint: Path | None, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"output folder {out_dir} is not empty")
-    tokenizer = load_checkpoint(checkpoint).tokenizer
+    loaded = load_checkpoint(checkpoint)
+    tokenizer = loaded.tokenizer
     pieces = tokenizer.pieces(range(len(tokenizer)))
     vocabulary = SimpleNamespace(
         get_vocab=lambda: {piece: i for i, piece in enumerate(pieces)}, convert_ids_to_tokens=pieces.__getitem__,
@@ -110,10 +112,32 @@ def export_ctranslate2(checkpoint: Path | None, out_dir: Path) -> Path:
         def load_tokenizer(self, *args, **kwargs):
             return vocabulary
 
+    shortlist = VocabularyShortlist.load(loaded.path, len(tokenizer))
     with tempfile.TemporaryDirectory() as staging:
         hf_dir = export_hf(checkpoint, Path(staging) / "hf")
-        OurVocabularyConverter(str(hf_dir), copy_files=["sentencepiece.model"]).convert(str(out_dir), force=True)
+        vmap = None
+        if shortlist is not None:
+            vmap = Path(staging) / "vmap.txt"
+            vmap.write_text(ctranslate2_vocabulary_map(shortlist, pieces), encoding="utf-8")
+        OurVocabularyConverter(str(hf_dir), copy_files=["sentencepiece.model"]).convert(str(out_dir), vmap=vmap and str(vmap),
+                                                                                        force=True)
     return out_dir
+
+
+def ctranslate2_vocabulary_map(shortlist: VocabularyShortlist, pieces: list[str]) -> str:
+    """The shortlist as CTranslate2's ``vmap.txt`` (``translate_batch(..., use_vmap=True)``):
+    one line per source piece, ``piece<TAB>target pieces``, and a first line with an
+    empty key for the pieces every batch may produce. Both then restrict a batch to the
+    same pieces, except that CTranslate2 also always allows <unk>, <s> and </s>.
+    SentencePiece writes spaces as "▁", so no piece holds the separators."""
+    def joined(ids) -> str:
+        return " ".join(pieces[i] for i in ids if i >= 0)
+
+    lines = ["\t" + joined(shortlist.frequent.tolist())]
+    for source, candidates in enumerate(shortlist.candidates.tolist()):
+        if any(i >= 0 for i in candidates):
+            lines.append(f"{pieces[source]}\t{joined(candidates)}")
+    return "\n".join(lines) + "\n"
 
 
 # fairseq's M2M100 language list, in dictionary order (transformers' FAIRSEQ_LANGUAGE_CODES["m2m100"])

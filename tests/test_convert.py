@@ -242,6 +242,46 @@ def test_ctranslate2_runs_the_exported_weights_to_the_same_translations(toy_chec
             assert tok.pieces(nbest[0].tokens) == result.hypotheses[0] + ["</s>"]
 
 
+def test_ctranslate2_translates_with_the_checkpoints_shortlist_as_nlpcli_does(toy_checkpoint, tmp_path):
+    """The export carries the vocabulary shortlist as CTranslate2's vmap.txt, and
+    use_vmap=True then restricts each batch to the same pieces nlpcli's shortlist does."""
+    import shutil
+
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from nlpcli.convert import export_ctranslate2
+    from nlpcli.decoding import GenerationSettings
+    from nlpcli.shortlist import VocabularyShortlist
+    from nlpcli.tasks.translate import Translator
+
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(toy_checkpoint, checkpoint)
+    tok = load_checkpoint(checkpoint).tokenizer
+    # every batch: the special pieces and the words of "ein mann rennt"; "ball" only for sources that say "ball"
+    frequent = [tok.bos_id, tok.eos_id, tok.unk_id] + tok.encode("ein mann rennt")
+    candidates = torch.full((len(tok), 2), -1)
+    for source_piece in tok.encode("ball"):
+        candidates[source_piece, : len(tok.encode("ball"))] = torch.tensor(tok.encode("ball"))
+    shortlist = VocabularyShortlist(torch.tensor(frequent), candidates)
+    shortlist.save(checkpoint)
+    export_ctranslate2(checkpoint, tmp_path / "ct2")
+    assert (tmp_path / "ct2" / "vmap.txt").is_file()
+
+    loaded = load_checkpoint(checkpoint)
+    sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
+    encoded = [TASKS["translate"].encode(tok, s, 64, "<2de>")[0] for s in sources]
+    engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
+    for beam in (1, 4):
+        settings = GenerationSettings(beam=beam)
+        listed = Translator(loaded.model, tok, shortlist=shortlist).translate_ids(encoded, settings)
+        plain = Translator(loaded.model, tok).translate_ids(encoded, settings)
+        theirs = engine.translate_batch([tok.pieces(ids) for ids in encoded], beam_size=beam, length_penalty=1.0,
+                                        use_vmap=True)
+        for nbest, result in zip(listed, theirs):
+            assert tok.pieces(nbest[0].tokens) == result.hypotheses[0] + ["</s>"]
+        assert [n[0].tokens for n in listed] != [n[0].tokens for n in plain]  # the shortlist changed what came out
+        assert set(listed[1][0].tokens) <= set(frequent + tok.encode("ball"))
+
+
 @pytest.fixture(scope="module")
 def deep_encoder_checkpoint(toy_checkpoint, tmp_path_factory):
     """4 encoder layers + 1 decoder layer that translate the toy language: the toy
