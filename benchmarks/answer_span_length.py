@@ -1,12 +1,18 @@
-"""How long should an answer be? EM / F1 on the carved SQuAD dev split (the
-split recipes/evaluate.py scores) for several span caps (answer_max_tokens) and
-length penalties (answer_length_penalty), from one pass of the model: the span
-scores of every window are computed once and the search is repeated.
+"""How long should an answer be, and which of a question's windows should give
+it? EM / F1 on the carved SQuAD dev split (the split recipes/evaluate.py scores)
+for several span caps (answer_max_tokens) and length penalties
+(answer_length_penalty), from one pass of the model: the span scores of every
+window are computed once and the search is repeated.
 
     python benchmarks/answer_span_length.py --data ../shared/data --checkpoint checkpoints/nlpcli-base --limit 1000
 
 Scored against every gold answer of a question (SQuAD v1.1 arithmetic). The
 defaults (cap 30, penalty 0) are what `nlpcli answer` does without the settings.
+A second table, at the checkpoint's own cap and penalty, compares rules for
+picking the window a longer context's answer comes from: the best span's summed
+logit (what `nlpcli answer` does), that less the window's no-answer score
+(position 0, which answer_no_answer_windows models are trained to point at when
+the window lacks the answer), and the span's probability within its window.
 """
 from __future__ import annotations
 
@@ -70,6 +76,33 @@ def main() -> None:
                 pieces += (best[2] - best[1] + 1) if best else 0
             n = len(examples)
             print(f"| {cap} | {penalty} | {100 * em / n:.1f} | {100 * f1 / n:.1f} | {pieces / n:.1f} |", flush=True)
+    compare_window_rules(examples, scored, golds, model.config)
+
+
+WINDOW_RULES = {  # found: (summed logit, first, last, probability); no_answer: start[0] + end[0] of the window
+    "summed logit (nlpcli answer)": lambda found, no_answer: found[0],
+    "summed logit - no-answer score": lambda found, no_answer: found[0] - no_answer,
+    "probability within the window": lambda found, no_answer: found[3],
+}
+
+
+def compare_window_rules(examples, scored, golds, config) -> None:
+    several = sum(len(windows) > 1 for windows in scored)
+    print(f"\n{several} of {len(examples)} questions have more than one window\n")
+    print("| window rule | EM | F1 |")
+    print("|---|---|---|")
+    for name, rule in WINDOW_RULES.items():
+        em = f1 = 0.0
+        for example, windows in zip(examples, scored):
+            candidates = [(found, float(start[0] + band[0, 0]), w) for w, start, band in windows
+                          if (found := best_span(start, band[:, : config.answer_max_tokens], w, config.answer_end_given_start,
+                                                 config.answer_temperature, config.answer_length_penalty))]
+            best = max(candidates, key=lambda c: rule(c[0], c[1]), default=None)
+            text = span_text(example["context"], best[2].spans, best[0][1], best[0][2])[0] if best else ""
+            answers = golds[(example["question"], example["context"])]
+            em += max(float(normalize_answer(text) == normalize_answer(a)) for a in answers)
+            f1 += max(answer_f1(text, a) for a in answers)
+        print(f"| {name} | {100 * em / len(examples):.2f} | {100 * f1 / len(examples):.2f} |", flush=True)
 
 
 if __name__ == "__main__":
