@@ -38,6 +38,12 @@ def gold_answers(data: Path) -> dict[tuple[str, str], list[str]]:
             for article in source["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
 
 
+def exact_and_f1(text: str, answers: list[str]) -> tuple[float, float]:
+    """SQuAD v1.1's exact match and token F1 of one prediction, the best over its gold answers."""
+    return (max(float(normalize_answer(text) == normalize_answer(a)) for a in answers),
+            max(answer_f1(text, a) for a in answers))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data")
@@ -58,7 +64,8 @@ def main() -> None:
         windows = encode_windows(tok, example["question"], example["context"], window_tokens, window_tokens // 2)
         with torch.inference_mode():
             src, question_match, question_mask = window_batch(windows, tok.pad_id)
-            start, band = model.span_pair_logits(src, question_match, max(caps), question_mask)
+            start, band = model.span_pair_logits(src, question_match, max(caps + [model.config.answer_max_tokens]),
+                                                 question_mask)
         scored.append([(w, start[i], band[i]) for i, w in enumerate(windows)])
     print("| cap | penalty | EM | F1 | mean answer pieces |")
     print("|---|---|---|---|---|")
@@ -70,9 +77,8 @@ def main() -> None:
                             if (found := best_span(start, band[:, :cap], w, model.config.answer_end_given_start,
                                                    length_penalty=penalty))), key=lambda f: f[0], default=None)
                 text = span_text(example["context"], best[4].spans, best[1], best[2])[0] if best else ""
-                answers = golds[(example["question"], example["context"])]
-                em += max(float(normalize_answer(text) == normalize_answer(a)) for a in answers)
-                f1 += max(answer_f1(text, a) for a in answers)
+                exact, overlap = exact_and_f1(text, golds[(example["question"], example["context"])])
+                em, f1 = em + exact, f1 + overlap
                 pieces += (best[2] - best[1] + 1) if best else 0
             n = len(examples)
             print(f"| {cap} | {penalty} | {100 * em / n:.1f} | {100 * f1 / n:.1f} | {pieces / n:.1f} |", flush=True)
@@ -91,17 +97,20 @@ def compare_window_rules(examples, scored, golds, config) -> None:
     print(f"\n{several} of {len(examples)} questions have more than one window\n")
     print("| window rule | EM | F1 |")
     print("|---|---|---|")
-    for name, rule in WINDOW_RULES.items():
-        em = f1 = 0.0
-        for example, windows in zip(examples, scored):
-            candidates = [(found, float(start[0] + band[0, 0]), w) for w, start, band in windows
-                          if (found := best_span(start, band[:, : config.answer_max_tokens], w, config.answer_end_given_start,
-                                                 config.answer_temperature, config.answer_length_penalty))]
+    totals = {name: [0.0, 0.0] for name in WINDOW_RULES}  # EM, F1
+    for example, windows in zip(examples, scored):
+        # each window's best span is searched once; the rules only rank the windows' results
+        candidates = [(found, float(start[0] + band[0, 0]), w) for w, start, band in windows
+                      if (found := best_span(start, band[:, : config.answer_max_tokens], w, config.answer_end_given_start,
+                                             config.answer_temperature, config.answer_length_penalty))]
+        answers = golds[(example["question"], example["context"])]
+        for name, rule in WINDOW_RULES.items():
             best = max(candidates, key=lambda c: rule(c[0], c[1]), default=None)
             text = span_text(example["context"], best[2].spans, best[0][1], best[0][2])[0] if best else ""
-            answers = golds[(example["question"], example["context"])]
-            em += max(float(normalize_answer(text) == normalize_answer(a)) for a in answers)
-            f1 += max(answer_f1(text, a) for a in answers)
+            exact, overlap = exact_and_f1(text, answers)
+            totals[name][0] += exact
+            totals[name][1] += overlap
+    for name, (em, f1) in totals.items():
         print(f"| {name} | {100 * em / len(examples):.2f} | {100 * f1 / len(examples):.2f} |", flush=True)
 
 

@@ -255,7 +255,8 @@ def test_ctranslate2_translates_with_the_checkpoints_shortlist_as_nlpcli_does(to
 
     checkpoint = tmp_path / "checkpoint"
     shutil.copytree(toy_checkpoint, checkpoint)
-    tok = load_checkpoint(checkpoint).tokenizer
+    loaded = load_checkpoint(checkpoint)
+    tok = loaded.tokenizer
     # every batch: the special pieces and the words of "ein mann rennt"; "ball" only for sources that say "ball"
     frequent = [tok.bos_id, tok.eos_id, tok.unk_id] + tok.encode("ein mann rennt")
     candidates = torch.full((len(tok), 2), -1)
@@ -266,7 +267,6 @@ def test_ctranslate2_translates_with_the_checkpoints_shortlist_as_nlpcli_does(to
     export_ctranslate2(checkpoint, tmp_path / "ct2")
     assert (tmp_path / "ct2" / "vmap.txt").is_file()
 
-    loaded = load_checkpoint(checkpoint)
     sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
     encoded = [TASKS["translate"].encode(tok, s, 64, "<2de>")[0] for s in sources]
     engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
