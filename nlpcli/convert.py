@@ -65,9 +65,13 @@ def m2m100_config(config, tokenizer) -> dict:
 
 def export_hf(checkpoint: Path | None, out_dir: Path) -> Path:
     """Write config.json, model.safetensors and the SentencePiece model to ``out_dir``."""
+    return write_hf(load_checkpoint(checkpoint), out_dir)
+
+
+def write_hf(loaded, out_dir: Path) -> Path:
+    """``export_hf`` of a checkpoint already loaded."""
     from safetensors.torch import save_file
 
-    loaded = load_checkpoint(checkpoint)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"output folder {out_dir} is not empty")
@@ -114,7 +118,7 @@ def export_ctranslate2(checkpoint: Path | None, out_dir: Path) -> Path:
 
     shortlist = VocabularyShortlist.load(loaded.path, len(tokenizer))
     with tempfile.TemporaryDirectory() as staging:
-        hf_dir = export_hf(checkpoint, Path(staging) / "hf")
+        hf_dir = write_hf(loaded, Path(staging) / "hf")
         vmap = None
         if shortlist is not None:
             vmap = Path(staging) / "vmap.txt"
