@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "recipes"))
 from evaluate import SQUAD  # noqa: E402
 
 from nlpcli.checkpoint import load_checkpoint  # noqa: E402
-from nlpcli.metrics import answer_f1, normalize_answer  # noqa: E402
+from nlpcli.metrics import exact_and_f1  # noqa: E402
 from nlpcli.tasks.answer import best_span, encode_windows, span_text, window_batch  # noqa: E402
 
 
@@ -36,12 +36,6 @@ def gold_answers(data: Path) -> dict[tuple[str, str], list[str]]:
     source = json.loads((data / SQUAD.path).read_text())
     return {(qa["question"], paragraph["context"]): [a["text"] for a in qa["answers"]]
             for article in source["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
-
-
-def exact_and_f1(text: str, answers: list[str]) -> tuple[float, float]:
-    """SQuAD v1.1's exact match and token F1 of one prediction, the best over its gold answers."""
-    return (max(float(normalize_answer(text) == normalize_answer(a)) for a in answers),
-            max(answer_f1(text, a) for a in answers))
 
 
 def main() -> None:

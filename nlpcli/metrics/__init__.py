@@ -9,7 +9,7 @@ from nlpcli.metrics.chrf import CHRF
 from nlpcli.metrics.classification import Classification
 from nlpcli.metrics.conlleval import Conlleval, entity_types
 from nlpcli.metrics.rouge import Rouge
-from nlpcli.metrics.squad import SquadAnswers, answer_f1, normalize_answer
+from nlpcli.metrics.squad import SquadAnswers, answer_f1, exact_and_f1, normalize_answer
 from nlpcli.metrics.ter import TER
 
 METRICS: dict[str, type[Metric]] = {
@@ -46,4 +46,4 @@ def conlleval_report(gold_sentences: list[list[str]], predicted_sentences: list[
 
 __all__ = ["METRICS", "Metric", "Signature", "BLEU", "CHRF", "TER", "Rouge", "SquadAnswers", "Classification",
            "Conlleval", "bleu", "rouge_report", "squad_report", "classification_report", "conlleval_report",
-           "normalize_answer", "answer_f1", "entity_types"]
+           "normalize_answer", "answer_f1", "exact_and_f1", "entity_types"]

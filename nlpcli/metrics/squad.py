@@ -30,6 +30,12 @@ def answer_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def exact_and_f1(prediction: str, golds: list[str]) -> tuple[float, float]:
+    """One answer's exact match and F1, each the best over the question's gold answers."""
+    return (max(float(normalize_answer(prediction) == normalize_answer(gold)) for gold in golds),
+            max(answer_f1(prediction, gold) for gold in golds))
+
+
 class SquadAnswers(Metric):
     name = "squad-v1.1"
     figures = ("exact_match", "f1")
@@ -44,8 +50,7 @@ class SquadAnswers(Metric):
             if prediction is None or not golds:
                 rows.append([0.0, 0.0, 1.0, float(prediction is not None)])
                 continue
-            exact = max(float(normalize_answer(prediction) == normalize_answer(gold)) for gold in golds)
-            rows.append([exact, max(answer_f1(prediction, gold) for gold in golds), 1.0, 1.0])
+            rows.append([*exact_and_f1(prediction, golds), 1.0, 1.0])
         return np.array(rows, dtype=float).reshape(-1, 4)
 
     def figures_from(self, totals: np.ndarray) -> dict[str, np.ndarray]:
