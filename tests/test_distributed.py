@@ -70,3 +70,19 @@ def test_accumulation_must_split_evenly_over_the_processes(tmp_path, toy_data):
     result = subprocess.run(command, capture_output=True, env=ENV, timeout=300)
     assert result.returncode != 0
     assert b"train.accumulation = 3 must be a multiple of the number of processes (2)" in result.stderr
+
+
+def test_a_decision_of_one_rank_is_every_ranks(tmp_path):
+    # the time limit stops every rank at the same step even when one rank's clock runs out first
+    script = tmp_path / "decide.py"
+    script.write_text("import sys\n"
+                      "from nlpcli.training.distributed import join_world, leave_world\n"
+                      "world, _ = join_world('cpu')\n"
+                      "decisions = f'{world.any(world.rank == 1)} {world.any(False)}'\n"
+                      "open(f'{sys.argv[1]}/rank-{world.rank}', 'w').write(decisions)\n"
+                      "leave_world(world)\n")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+               str(script), str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, env=ENV, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert [(tmp_path / f"rank-{rank}").read_text() for rank in (0, 1)] == ["True False", "True False"]

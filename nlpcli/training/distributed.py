@@ -36,6 +36,11 @@ class World:
         dist.all_reduce(tensor)
         return tensor.tolist()
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is True on any rank: a decision all ranks share."""
+        [ranks_flagged] = self.sum([float(flag)])
+        return ranks_flagged > 0
+
 
 def _collective_device() -> str:
     return "cuda" if dist.get_backend() == "nccl" else "cpu"

@@ -461,7 +461,9 @@ class Trainer:
             window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum
             window["count"][task] = window["count"].get(task, 0) + count
             window["tokens"] += tokens
-            if time.time() >= deadline and self.step < settings.max_steps:
+            # every rank stops at the same step: their clocks started apart, and a rank that stopped
+            # before the others would leave them waiting for it in the gradient all-reduce
+            if self.world.any(time.time() >= deadline) and self.step < settings.max_steps:
                 log(f"time limit reached: stopping at step {self.step}")
                 settings.max_steps = self.step
 
