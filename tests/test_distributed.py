@@ -86,3 +86,12 @@ def test_a_decision_of_one_rank_is_every_ranks(tmp_path):
     result = subprocess.run(command, capture_output=True, env=ENV, timeout=300)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert [(tmp_path / f"rank-{rank}").read_text() for rank in (0, 1)] == ["True False", "True False"]
+
+
+def test_a_continuation_records_how_its_processes_were_started(monkeypatch):
+    from nlpcli.training.distributed import World, launcher
+
+    assert launcher(World()) == ["nlpcli"]
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert launcher(World(rank=1, size=2, local_rank=1)) == ["torchrun", "--nproc_per_node=2", "-m", "nlpcli"]
+    assert launcher(World(rank=0, size=4)) == ["torchrun", "--nnodes=2", "--nproc_per_node=2", "-m", "nlpcli"]

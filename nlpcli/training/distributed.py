@@ -42,6 +42,16 @@ class World:
         return ranks_flagged > 0
 
 
+def launcher(world: World) -> list[str]:
+    """How this process was started, as the first words of a command that repeats
+    the run: ``nlpcli``, or torchrun with its process counts."""
+    if not world.distributed:
+        return ["nlpcli"]
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
+    nodes = [f"--nnodes={world.size // per_node}"] if world.size > per_node else []
+    return ["torchrun", *nodes, f"--nproc_per_node={per_node}", "-m", "nlpcli"]
+
+
 def _collective_device() -> str:
     return "cuda" if dist.get_backend() == "nccl" else "cpu"
 

@@ -45,7 +45,7 @@ from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.tasks import TASKS, DevSet
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.averaging import WeightAverage
-from nlpcli.training.distributed import World
+from nlpcli.training.distributed import World, launcher
 from nlpcli.training.objectives import TaskLoss, collate, prediction_count, task_loss
 from nlpcli.training import trunk as trunks
 from nlpcli.training.recipe import DatasetSpec, Recipe
@@ -280,7 +280,7 @@ class Trainer:
         cores = self.world.size * (1 if self.device.type == "cuda" else threads)
         return {
             "kind": "cooldown" if self.cooldown else "continuation",
-            "command": " ".join(shlex.quote(arg) for arg in ["nlpcli", *sys.argv[1:]]) if sys.argv[1:] else "",
+            "command": " ".join(shlex.quote(arg) for arg in [*launcher(self.world), *sys.argv[1:]]) if sys.argv[1:] else "",
             "from_step": self.run_start["step"], "to_step": self.step, "steps": self.step - self.run_start["step"],
             "seconds": round(seconds), "hardware_kind": kind,
             "hardware": f"{self.world.size} process(es) x {threads} thread(s), {platform.machine()} ({platform.processor() or 'cpu'})"
