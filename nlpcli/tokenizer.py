@@ -78,6 +78,15 @@ class Tokenizer:
     def __len__(self) -> int:
         return self.sp.get_piece_size()
 
+    def special_ids(self) -> list[int]:
+        """Ids that are not text: <s>, <pad>, </s>, <unk> and the task/language tokens."""
+        from sentencepiece import sentencepiece_model_pb2
+
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(self.model_proto)
+        kinds = proto.SentencePiece
+        return [i for i, piece in enumerate(proto.pieces) if piece.type in (kinds.CONTROL, kinds.UNKNOWN, kinds.USER_DEFINED)]
+
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text)
 

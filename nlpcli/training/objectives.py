@@ -16,6 +16,17 @@ def collate(pools: list[Pool], batch: list[tuple[int, int]], pad_id: int, task: 
     return sources, pad(targets, get_task(task).target_padding(pad_id))
 
 
+def drop_tokens(src: torch.Tensor, chance: float, droppable: torch.Tensor, unk_id: int) -> torch.Tensor:
+    """Token dropout (word dropout, Iyyer et al. 2015; Lample et al. 2016 for
+    taggers): each text piece of the encoder input becomes <unk> with probability
+    ``chance``, so a classifier or tagger that has seen its training set many times
+    cannot lean on memorised pieces alone. ``droppable``: per vocabulary id, whether
+    it is text (task and language tokens, </s> and padding stay). The targets stay:
+    the model learns to answer from the context of a hidden piece."""
+    hidden = droppable[src] & (torch.rand(src.shape) < chance)
+    return src.masked_fill(hidden, unk_id)
+
+
 def prediction_count(task: str, tgt: torch.Tensor, pad_id: int) -> int:
     """How many predictions a batch's task_loss sums over."""
     return get_task(task).prediction_count(tgt, pad_id)

@@ -99,6 +99,7 @@ class Recipe:
     train_data: list[DatasetSpec] = field(default_factory=list)
     dev_data: list[DatasetSpec] = field(default_factory=list)
     mix: dict = field(default_factory=dict)  # task -> share of training steps
+    token_dropout: dict = field(default_factory=dict)  # task -> chance that a piece of its training input becomes <unk>
 
     @property
     def tasks(self) -> list[str]:
@@ -159,7 +160,7 @@ def _build(cls, values: Any, where: str):
 
 
 def recipe_from_dict(raw: dict) -> Recipe:
-    known = {"name", "model", "tokenizer", "train", "data", "mix"}
+    known = {"name", "model", "tokenizer", "train", "data", "mix", "token_dropout"}
     for key in raw:
         if key not in known:
             raise RecipeError(f"unknown recipe key {key} (known: {', '.join(sorted(known))})")
@@ -174,12 +175,16 @@ def recipe_from_dict(raw: dict) -> Recipe:
         train=_build(TrainSettings, raw.get("train", {}), "train"),
         train_data=[_build(DatasetSpec, d, f"data.train[{i}]") for i, d in enumerate(data.get("train", []))],
         dev_data=[_build(DatasetSpec, d, f"data.dev[{i}]") for i, d in enumerate(data.get("dev", []))],
-        mix=_check_mix(raw.get("mix", {})),
+        mix=_check_task_table("mix", raw.get("mix", {})),
+        token_dropout=_check_task_table("token_dropout", raw.get("token_dropout", {})),
     )
     if not recipe.train_data:
         raise RecipeError("recipe has no [[data.train]] data set")
     if recipe.train.schedule not in ("cosine", "wsd"):
         raise RecipeError(f"recipe key train.schedule: expected \"cosine\" or \"wsd\", got {recipe.train.schedule!r}")
+    for task, chance in recipe.token_dropout.items():
+        if not 0.0 <= chance < 1.0:
+            raise RecipeError(f"recipe key token_dropout.{task}: expected a chance in [0, 1), got {chance}")
     if recipe.train.trunk_precision not in ("compact", "exact"):
         raise RecipeError(f"recipe key train.trunk_precision: expected \"compact\" or \"exact\", got {recipe.train.trunk_precision!r}")
     for spec in recipe.train_data + recipe.dev_data:
@@ -202,14 +207,15 @@ def recipe_from_dict(raw: dict) -> Recipe:
     return recipe
 
 
-def _check_mix(mix: Any) -> dict[str, float]:
-    if not isinstance(mix, dict):
-        raise RecipeError("recipe key mix: expected a table of task = weight")
-    for task, weight in mix.items():
+def _check_task_table(key: str, table: Any) -> dict[str, float]:
+    """A table of task = number ([mix], [token_dropout])."""
+    if not isinstance(table, dict):
+        raise RecipeError(f"recipe key {key}: expected a table of task = number")
+    for task, value in table.items():
         if task not in TASKS:
-            raise RecipeError(f"unknown recipe key mix.{task} (known: {', '.join(TASKS)})")
-        _check_type(f"mix.{task}", weight, float)
-    return {task: float(weight) for task, weight in mix.items()}
+            raise RecipeError(f"unknown recipe key {key}.{task} (known: {', '.join(TASKS)})")
+        _check_type(f"{key}.{task}", value, float)
+    return {task: float(value) for task, value in table.items()}
 
 
 def apply_override(raw: dict, assignment: str) -> None:

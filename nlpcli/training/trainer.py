@@ -46,7 +46,7 @@ from nlpcli.tasks import TASKS, DevSet
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.averaging import WeightAverage
 from nlpcli.training.distributed import World, launcher
-from nlpcli.training.objectives import TaskLoss, collate, prediction_count, task_loss
+from nlpcli.training.objectives import TaskLoss, collate, drop_tokens, prediction_count, task_loss
 from nlpcli.training import trunk as trunks
 from nlpcli.training.recipe import DatasetSpec, Recipe
 
@@ -174,6 +174,8 @@ class Trainer:
         if not self.world.is_main:
             self.tokenizer = Tokenizer.load(self.run_dir / "tokenizer.model")
         recipe.model.vocab_size = len(self.tokenizer)
+        self.droppable = torch.ones(len(self.tokenizer), dtype=torch.bool)  # token dropout's text pieces
+        self.droppable[self.tokenizer.special_ids()] = False
         with_task_heads(recipe.model, recipe.tasks)
         self.pools: dict[str, list[Pool]] = {task: [] for task in recipe.tasks}
         for spec, examples in train_examples:
@@ -486,6 +488,8 @@ class Trainer:
         pad_id, world = self.tokenizer.pad_id, self.world
         micro_batches = [self.next_batch(task) for _ in range(self.settings.accumulation)]
         mine = [collate(self.pools[task], b, pad_id, task) for b in micro_batches[world.rank :: world.size]]
+        if chance := self.recipe.token_dropout.get(task, 0.0):
+            mine = [(drop_tokens(src, chance, self.droppable, self.tokenizer.unk_id), tgt) for src, tgt in mine]
         local_count = sum(prediction_count(task, tgt, pad_id) for _, tgt in mine)
         local_tokens = sum(int(src.ne(pad_id).sum()) for src, _ in mine)
         count, tokens = world.sum([local_count, local_tokens])
