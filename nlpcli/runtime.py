@@ -25,6 +25,15 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16, AMX) as
+    oneDNN sees it. Without that, torch emulates bfloat16, far slower than float32
+    (README, "Training that adds up": an AVX2-only machine)."""
+    import torch
+
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def to_bfloat16(model):
     """bfloat16 weights and activations: faster on CPUs with bfloat16 matrix
     instructions (AVX512-BF16, AMX) and on GPUs; outputs may differ slightly from

@@ -24,6 +24,17 @@ def test_bf16_casts_every_weight_to_bfloat16(toy_tasks_checkpoint):
     assert {p.dtype for p in plain.model.parameters()} == {torch.float32}
 
 
+@pytest.mark.parametrize("cpu_has_bf16", [True, False])
+def test_bf16_warns_where_the_cpu_would_emulate_it(toy_tasks_checkpoint, monkeypatch, capsys, cpu_has_bf16):
+    """Emulated bfloat16 is slower than float32: the user who asked for speed is told."""
+    from nlpcli.cli import load_for
+
+    monkeypatch.setattr("nlpcli.runtime.cpu_has_bf16", lambda: cpu_has_bf16)
+    loaded, _ = load_for("translate", toy_tasks_checkpoint, "cpu", None, False, bf16=True)
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.bfloat16}  # still done as asked
+    assert ("slower than float32" in capsys.readouterr().err) != cpu_has_bf16
+
+
 @pytest.mark.parametrize("command, stdin, extra", [
     ("translate", "a man runs\nthe big dog sees a ball\n", []),  # on the translation toy: the five-task toy translates poorly
     ("summarize", "a man runs in the park and the dog sleeps\n", []),

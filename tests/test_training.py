@@ -73,6 +73,19 @@ def test_the_exported_checkpoint_is_the_best_validation_not_the_last(tmp_path, t
     assert any(not torch.equal(final[name].half(), exported[name]) for name in exported)  # not the last weights
 
 
+@pytest.mark.parametrize("cpu_has_bf16", [True, False])
+def test_cpu_bf16_autocast_only_where_the_cpu_multiplies_bfloat16(tmp_path, toy_data, monkeypatch, capsys, cpu_has_bf16):
+    """Emulated bfloat16 is many times slower than float32: without the instructions
+    train.cpu_bf16 trains in float32, and says so."""
+    monkeypatch.setattr("nlpcli.training.trainer.cpu_has_bf16", lambda: cpu_has_bf16)
+    recipe = load_recipe(write_toy_recipe(tmp_path, steps=1), ["train.eval_every=1000", "train.cpu_bf16=true"])
+    trainer = Trainer(recipe, toy_data, tmp_path / "run")
+    with trainer.autocast():
+        product = torch.nn.functional.linear(torch.ones(2, 4), torch.ones(3, 4))
+    assert product.dtype == (torch.bfloat16 if cpu_has_bf16 else torch.float32)
+    assert ("training in float32" in capsys.readouterr().err) != cpu_has_bf16
+
+
 def test_batches_respect_the_token_budget_and_are_reproducible():
     pool = Pool("p", [[5] * n for n in range(1, 40)] * 5, [[6] * n for n in range(2, 41)] * 5)
     plan = epoch_batches([pool], batch_tokens=100, seed=1, epoch=0)

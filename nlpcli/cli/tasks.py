@@ -31,7 +31,7 @@ def attention_reporter(show: bool, out: Optional[str], layer: str, head: str, wo
 def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: bool = False, bf16: bool = False):
     """Settle console, threads and device, load the checkpoint and check it serves ``task``."""
     from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.runtime import quantize_int8, select_device, set_threads, to_bfloat16
+    from nlpcli.runtime import cpu_has_bf16, quantize_int8, select_device, set_threads, to_bfloat16
     from nlpcli.tasks import check_task
 
     if bf16 and int8:  # refused before the checkpoint is loaded
@@ -42,6 +42,9 @@ def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: boo
     loaded = load_checkpoint(checkpoint, device)
     check_task(loaded.info, task)
     if bf16:
+        if device == "cpu" and not cpu_has_bf16():
+            console.warn("--bf16: this CPU has no bfloat16 matrix instructions (AVX512-BF16, AMX), "
+                         "so bfloat16 is emulated and slower than float32 here")
         loaded.model = to_bfloat16(loaded.model)
     if int8:
         loaded.model = quantize_int8(loaded.model, device)

@@ -42,6 +42,7 @@ from nlpcli.checkpoint import TIED_WEIGHTS, CheckpointInfo, save_checkpoint, wri
 from nlpcli.decoding import GenerationSettings
 from nlpcli.errors import RecipeError
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
+from nlpcli.runtime import cpu_has_bf16
 from nlpcli.tasks import TASKS, DevSet
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.averaging import WeightAverage
@@ -222,6 +223,11 @@ class Trainer:
         self.scaler = None
         if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             self.scaler = torch.amp.GradScaler("cuda")  # fp16 autocast needs loss scaling; bf16 does not
+        wants_cpu_bf16 = self.settings.cpu_bf16 and self.device.type == "cpu"
+        self.cpu_bf16 = wants_cpu_bf16 and cpu_has_bf16()
+        if wants_cpu_bf16 and not self.cpu_bf16:
+            log("train.cpu_bf16: this CPU has no bfloat16 matrix instructions (AVX512-BF16, AMX), "
+                "where emulated bfloat16 is many times slower: training in float32")
         if self.world.is_main:
             (self.run_dir / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
         log(f"model: {self.model.num_parameters():,} parameters; device {self.device}; "
@@ -434,7 +440,7 @@ class Trainer:
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.float16 if self.scaler else torch.bfloat16)
         # bfloat16 matrix products (AVX512-BF16/AMX) with float32 weights, optimizer and loss
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.settings.cpu_bf16)
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16)
 
     def train(self) -> Path:
         """Train to ``max_steps``; returns the folder of the best checkpoint."""
