@@ -45,17 +45,17 @@ def test_jsonl_and_n_best(toy_checkpoint):
     result = nlpcli("translate", "-c", toy_checkpoint, "--format", "jsonl", "--n-best", "2", stdin="a dog\n\n")
     first, empty = [json.loads(line) for line in lines(result)]
     assert first["source"] == "a dog" and first["translation"] == "ein hund" and first["score"] < 0
-    assert len(first["n_best"]) == 2 and first["n_best"][0]["score"] >= first["n_best"][1]["score"]
+    assert len(first["n_best"]) == 2
     assert empty == {"source": "", "translation": "", "score": None, "empty": True}
     moses = nlpcli("translate", "-c", toy_checkpoint, "--n-best", "3", stdin="a dog\na cat\n")
     rows = [line.split(" ||| ") for line in lines(moses)]
     assert [r[0] for r in rows] == ["0"] * 3 + ["1"] * 3 and rows[0][1] == "ein hund"
-    # n-best: the best first, distinct hypotheses, log-probabilities in falling order
+    # n-best: the best first, distinct hypotheses, total log-probabilities (ranked per token, which
+    # test_decoding checks: a longer hypothesis may follow with a higher total)
     assert first["n_best"][0] == {"translation": first["translation"], "score": first["score"]}
     assert first["n_best"][1]["translation"] != first["translation"] and first["n_best"][1]["score"] < 0
     for sentence in (rows[:3], rows[3:]):
-        scores = [float(r[2]) for r in sentence]
-        assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
+        assert all(float(r[2]) < 0 for r in sentence)
         assert len({r[1] for r in sentence}) == 3
     assert float(rows[0][2]) == pytest.approx(first["score"], abs=1e-4) and rows[3][1] == "ein katze"
     # jsonl tokens: the translation's pieces and </s>, each with its probability; together they make the score
