@@ -270,13 +270,13 @@ def test_ctranslate2_translates_with_the_checkpoints_shortlist_as_nlpcli_does(to
     sources = ["a man runs", "the big dog sees a ball", "a red ball", "the man eats bread in the park"]
     encoded = [TASKS["translate"].encode(tok, s, 64, "<2de>")[0] for s in sources]
     engine = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
+    max_len = 20  # the same limit for both: a source whose words the shortlist lacks may never reach </s>
     for beam in (1, 4):
-        # the same length limit for both: a source whose words the shortlist lacks may never reach </s>
-        settings = GenerationSettings(beam=beam, max_len=20)
+        settings = GenerationSettings(beam=beam, max_len=max_len)
         listed = Translator(loaded.model, tok, shortlist=shortlist).translate_ids(encoded, settings)
         plain = Translator(loaded.model, tok).translate_ids(encoded, settings)
         theirs = engine.translate_batch([tok.pieces(ids) for ids in encoded], beam_size=beam, length_penalty=1.0,
-                                        use_vmap=True, max_decoding_length=20)
+                                        use_vmap=True, max_decoding_length=max_len)
         for nbest, result in zip(listed, theirs):
             assert tok.pieces([t for t in nbest[0].tokens if t != tok.eos_id]) == result.hypotheses[0]
         assert [n[0].tokens for n in listed] != [n[0].tokens for n in plain]  # the shortlist changed what came out

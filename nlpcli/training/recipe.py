@@ -45,7 +45,7 @@ class TrainSettings:
     eval_batch_size: int = 64
     seed: int = 1
     mix_temperature: float = 0.0  # > 0: task shares by examples per epoch ** (1/T) instead of [mix]
-    cpu_bf16: bool = False  # bfloat16 autocast on the CPU (about 1.9x faster linear layers where AVX512-BF16 exists; float32 where it does not)
+    cpu_bf16: bool = False  # bfloat16 autocast on the CPU: ~1.9x faster linear layers with AVX512-BF16; float32 without
     average_decay: float = 0.0  # > 0: keep an EMA of the weights too; the checkpoint is whichever scores better on dev
     rewarmup_steps: int = 100  # a continuation of a trunk kept without optimizer moments re-warms the lr this long
     trunk_precision: str = "compact"  # "compact": float16 weights, bfloat16 moments; "exact": float32
