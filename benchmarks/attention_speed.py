@@ -1,13 +1,15 @@
 """Attention in CPU training: torch's fused kernel against the explicit product.
 
-    python benchmarks/attention_speed.py [--threads 1] [--repeats 5]
+    python benchmarks/attention_speed.py [--threads 1] [--repeats 5] [--dtype bfloat16|float32]
     python benchmarks/attention_speed.py --recipe recipes/nlpcli-2.toml --data ../shared/data --trunk trunk/nlpcli-2
 
 Training on a CPU under bfloat16 autocast (`train.cpu_bf16`), MultiHeadAttention
 spells attention out (scores, mask, softmax, weighted sum) instead of calling
 ``scaled_dot_product_attention``, whose CPU kernel is slower there
-(``MultiHeadAttention.explicit_in_cpu_bf16_training``). This prints the median
-seconds of forward + backward with the fused kernel and with the explicit product:
+(``MultiHeadAttention.explicit_in_cpu_training``, the dtypes that do so). This
+prints the median seconds of forward + backward with the fused kernel and with
+the explicit product, in the dtype the trainer would use on this CPU (bfloat16
+autocast where it has bfloat16 instructions, float32 elsewhere; ``--dtype`` sets it):
 
 * without --recipe, for the shapes a 4,096-token batch takes (128 sentences of
   32 pieces, 32 of 128, 10 answer windows of 384): the attention alone (4 heads
@@ -33,10 +35,12 @@ import torch.nn.functional as F
 
 from nlpcli.attention import MultiHeadAttention, explicit_attention
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
+from nlpcli.runtime import cpu_has_bf16
 
 SHAPES = [(128, 32), (32, 128), (10, 384)]  # (batch, length): 4,096 tokens each
 HEADS, HEAD_DIM = 4, 64
-PATHS = {"fused": False, "explicit": True}  # -> MultiHeadAttention.explicit_in_cpu_bf16_training
+PATHS = {"fused": False, "explicit": True}
+DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 def median_seconds(step, repeats: int) -> float:
@@ -49,8 +53,8 @@ def median_seconds(step, repeats: int) -> float:
     return statistics.median(times)
 
 
-def attention_alone(batch: int, length: int):
-    q, k, v = (torch.randn(batch, HEADS, length, HEAD_DIM, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+def attention_alone(batch: int, length: int, dtype: torch.dtype):
+    q, k, v = (torch.randn(batch, HEADS, length, HEAD_DIM, dtype=dtype, requires_grad=True) for _ in range(3))
     mask = torch.ones(batch, 1, 1, length, dtype=torch.bool)
     mask[1::2, ..., length - length // 4:] = False  # every other row padded by a quarter
 
@@ -63,12 +67,12 @@ def attention_alone(batch: int, length: int):
     return step
 
 
-def model_step(model, batch: int, length: int, with_decoder: bool):
+def model_step(model, batch: int, length: int, with_decoder: bool, dtype: torch.dtype):
     src = torch.randint(4, model.config.vocab_size, (batch, length))
     src[1::2, length - length // 4:] = model.config.pad_id
 
     def step(explicit: bool):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
             if with_decoder:
                 logits = model(src, src[:, :-1])
                 loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), src[:, 1:].reshape(-1),
@@ -81,30 +85,31 @@ def model_step(model, batch: int, length: int, with_decoder: bool):
     return step
 
 
-def timed(step, repeats: int) -> dict[str, float]:
-    seconds = {}
+def timed(step, repeats: int, dtype: torch.dtype) -> dict[str, float]:
+    seconds, shipped = {}, MultiHeadAttention.explicit_in_cpu_training
     for label, explicit in PATHS.items():
-        MultiHeadAttention.explicit_in_cpu_bf16_training = explicit
+        MultiHeadAttention.explicit_in_cpu_training = frozenset({dtype} if explicit else ())
         seconds[label] = median_seconds(lambda: step(explicit), repeats)
-    MultiHeadAttention.explicit_in_cpu_bf16_training = True
+    MultiHeadAttention.explicit_in_cpu_training = shipped
     return seconds
 
 
-def synthetic_rows(repeats: int) -> list[tuple[str, str, dict]]:
+def synthetic_rows(repeats: int, dtype: torch.dtype) -> list[tuple[str, str, dict]]:
     torch.manual_seed(0)
     model = Seq2SeqTransformer(ModelConfig(vocab_size=16000, d_model=256, n_heads=HEADS, ffn_dim=1024,
                                            encoder_layers=6, decoder_layers=2)).train()
     rows = []
     for batch, length in SHAPES:
         shape = f"{batch} x {length}"
-        rows.append((shape, "attention alone", timed(attention_alone(batch, length), repeats)))
-        rows.append((shape, "step, encoder only", timed(model_step(model, batch, length, False), repeats)))
+        rows.append((shape, "attention alone", timed(attention_alone(batch, length, dtype), repeats, dtype)))
+        rows.append((shape, "step, encoder only", timed(model_step(model, batch, length, False, dtype), repeats, dtype)))
         if length <= 128:
-            rows.append((shape, "step, encoder + decoder", timed(model_step(model, batch, length, True), repeats)))
+            rows.append((shape, "step, encoder + decoder",
+                         timed(model_step(model, batch, length, True, dtype), repeats, dtype)))
     return rows
 
 
-def recipe_rows(args) -> list[tuple[str, str, dict]]:
+def recipe_rows(args, dtype: torch.dtype) -> list[tuple[str, str, dict]]:
     from nlpcli.training.objectives import collate
     from nlpcli.training.recipe import load_recipe
     from nlpcli.training.trainer import Trainer
@@ -114,6 +119,7 @@ def recipe_rows(args) -> list[tuple[str, str, dict]]:
         shutil.copytree(args.trunk, trunk)  # the trainer is only built here, never run, but keep the trunk untouched
         trainer = Trainer(load_recipe(args.recipe), Path(args.data), Path(scratch) / "run", trunk=trunk, add_steps=1)
         trainer.model.train()
+        trainer.cpu_bf16 = dtype == torch.bfloat16  # the dtype asked for, whatever this CPU would train in
         rows, mean = [], {label: 0.0 for label in PATHS}
         for task in trainer.pools:
             # warm-up + repeats: each path runs over the same batches, once each
@@ -127,7 +133,7 @@ def recipe_rows(args) -> list[tuple[str, str, dict]]:
                 loss.backward()
                 trainer.optimizer.zero_grad(set_to_none=True)
 
-            seconds = timed(step, args.repeats)
+            seconds = timed(step, args.repeats, dtype)
             rows.append(("recipe batches", f"step, {task}", seconds))
             for label in PATHS:
                 mean[label] += trainer.shares[task] * seconds[label]
@@ -142,13 +148,16 @@ def main() -> None:
     parser.add_argument("--recipe", help="time the recipe's own training batches (with --data and --trunk)")
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--trunk", help="the trunk whose weights the recipe's steps start from")
+    parser.add_argument("--dtype", choices=DTYPES,
+                        help="bfloat16 (autocast) or float32; default: what the trainer uses on this CPU")
     args = parser.parse_args()
     if args.recipe and not args.trunk:
         parser.error("--recipe needs --trunk")
     torch.set_num_threads(args.threads)
-    rows = recipe_rows(args) if args.recipe else synthetic_rows(args.repeats)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), bfloat16 autocast, "
-          f"forward + backward, median of {args.repeats}")
+    dtype = DTYPES[args.dtype or ("bfloat16" if cpu_has_bf16() else "float32")]
+    rows = recipe_rows(args, dtype) if args.recipe else synthetic_rows(args.repeats, dtype)
+    print(f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {args.threads} thread(s), "
+          f"{dtype}, forward + backward, median of {args.repeats}")
     print(f"{'batch x length':<15} {'what':<34} {'fused s':>9} {'explicit s':>11} {'speed-up':>9}")
     for shape, name, seconds in rows:
         print(f"{shape:<15} {name:<34} {seconds['fused']:>9.3f} {seconds['explicit']:>11.3f} "

@@ -45,9 +45,9 @@ class KeyValueCache:
 
 
 class MultiHeadAttention(nn.Module):
-    # Training on a CPU in bfloat16, the fused kernel's forward + backward is slower than the
+    # Training on a CPU in these dtypes, the fused kernel's forward + backward is slower than the
     # explicit product at the lengths we train on (benchmarks/attention_speed.py compares them).
-    explicit_in_cpu_bf16_training = True
+    explicit_in_cpu_training: frozenset[torch.dtype] = frozenset({torch.bfloat16})
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -105,8 +105,8 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         n_queries, n_keys = q.size(2), k.size(2)
         weights = None
-        explicit_for_speed = (self.explicit_in_cpu_bf16_training and self.training
-                              and q.device.type == "cpu" and q.dtype == torch.bfloat16)
+        explicit_for_speed = (self.training and q.device.type == "cpu"
+                              and q.dtype in self.explicit_in_cpu_training)
         if need_weights or explicit_for_speed:
             attend_mask = build_attend_mask(key_padding_mask, causal, n_queries, n_keys, q.device)
             context, weights = explicit_attention(q, k, v, attend_mask, dropout_p)

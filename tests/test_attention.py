@@ -68,3 +68,23 @@ def test_cpu_training_in_bfloat16_takes_the_explicit_path_and_computes_the_same(
             torch.testing.assert_close(context.float(), fused, atol=2e-2, rtol=2e-2)
             context.float().sum().backward()
     assert all(p.grad is not None for p in attention.parameters())
+
+
+def test_cpu_training_in_float32_keeps_the_fused_kernel(monkeypatch):
+    """In float32 the explicit product is no faster over the lengths we train on (slower from
+    128 keys on an AVX2 CPU: benchmarks/attention_speed.py --dtype float32), so only the
+    dtypes in ``explicit_in_cpu_training`` leave the fused kernel."""
+    assert MultiHeadAttention.explicit_in_cpu_training == frozenset({torch.bfloat16})
+    attention, queries, memory, padding = attention_and_inputs()
+    fused_calls = []
+    fused_kernel = torch.nn.functional.scaled_dot_product_attention
+
+    def counting_fused_kernel(*args, **kwargs):
+        fused_calls.append(1)
+        return fused_kernel(*args, **kwargs)
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", counting_fused_kernel)
+    attention.train()
+    context, weights = attention(queries, memory, key_padding_mask=padding)
+    assert fused_calls and weights is None
+    context.sum().backward()
+    assert all(p.grad is not None for p in attention.parameters())
