@@ -65,6 +65,11 @@ def test_continuing_the_trunk_equals_one_uninterrupted_run(tmp_path, toy_data):
     assert sum(r["tokens"]["translate"] for r in state_b.history) == state_b.tokens_seen["translate"]
     card = (tmp_path / "trunk-b" / "README.md").read_text()
     assert "| 1 |" in card and "| 2 |" in card and "25–60" in card and "in all: 60 steps" in card
+    # each continuation keeps its closing dev scores, which its run folder need not outlive
+    end = state_b.history[-1]
+    assert end["dev_at_end"]["last step"]["toy-dev.en-de"]["loss"] > 0
+    assert end["dev_mean_loss_at_end"]["last step"] == pytest.approx(end["dev_at_end"]["last step"]["toy-dev.en-de"]["loss"])
+    assert f"last step {end['dev_mean_loss_at_end']['last step']:.3f}" in card
 
 
 def test_a_compact_trunk_over_its_size_limit_keeps_weights_only_and_rewarms(tmp_path, toy_data):

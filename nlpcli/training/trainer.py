@@ -211,6 +211,7 @@ class Trainer:
         self.best_score, self.elapsed = -math.inf, 0.0
         self.tokens_seen = {task: 0 for task in self.pools}
         self.history: list[dict] = []  # the trunk's continuations before this run
+        self.last_validation: dict = {}  # the latest validate(): its step and scores, for the trunk's record
         self.run_start = {"step": 0, "elapsed": 0.0, "tokens_seen": dict(self.tokens_seen), "fresh_moments": False}
         if resume and (self.run_dir / "state").is_dir():
             self.load_state()
@@ -297,6 +298,9 @@ class Trainer:
             "tokens": {task: self.tokens_seen[task] - self.run_start["tokens_seen"].get(task, 0) for task in self.tokens_seen},
             "fresh_moments": self.run_start["fresh_moments"],
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            # kept here because a run folder's log and metrics.jsonl need not outlive the machine
+            **({"dev_at_end": self.last_validation["dev"], "dev_mean_loss_at_end": self.last_validation["mean_loss"]}
+               if self.last_validation.get("step") == self.step else {}),
         }
 
     def save_trunk(self) -> None:
@@ -569,6 +573,8 @@ class Trainer:
             with self.weights(AVERAGED):
                 candidates[AVERAGED] = self.dev_scores()
         means = {which: sum(s["loss"] for s in scores.values()) / max(1, len(scores)) for which, scores in candidates.items()}
+        self.last_validation = {"step": self.step, "dev": candidates,
+                                "mean_loss": {which: round(mean, 4) for which, mean in means.items()}}
         event = {"step": self.step, "dev": candidates[LAST_STEP], "mean_loss": means[LAST_STEP]}
         if self.average:
             event.update(dev_averaged=candidates[AVERAGED], mean_loss_averaged=means[AVERAGED])

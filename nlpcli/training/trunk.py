@@ -11,7 +11,8 @@ cools a copy of it down into a release checkpoint. A trunk folder holds:
   optimizer.safetensors  AdamW's moments (``exp_avg.NAME``, ``exp_avg_sq.NAME``),
                          when the trunk fits ``train.trunk_max_mib`` with them
   state.json             step, data positions, tokens seen, RNG and the history of
-                         every continuation (command, steps, seconds, hardware)
+                         every continuation (command, steps, seconds, hardware,
+                         and the dev scores at its end)
   README.md              that history as a table, with its totals
 
 Precision ``compact`` stores float16 weights and bfloat16 moments (bfloat16 keeps
@@ -161,13 +162,14 @@ def card(state: TrunkState, recipe: dict, has_moments: bool, precision: str) -> 
         f"- in all: {total['steps']:,} steps, " + ", ".join(f"{h:.2f} device-hours on {k}" for k, h in total["device_hours"].items())
         + "; source tokens " + ", ".join(f"{t} {n / 1e6:.2f} M" for t, n in total["source_tokens"].items()),
         "",
-        "| # | date | steps | seconds | device-hours | hardware | source tokens (M) | command |",
-        "|---|---|---|---|---|---|---|---|",
+        "| # | date | steps | seconds | device-hours | hardware | source tokens (M) | mean dev loss at the end | command |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for number, record in enumerate(state.history, start=1):
         tokens = ", ".join(f"{t} {n / 1e6:.2f}" for t, n in record["tokens"].items())
+        dev = ", ".join(f"{which} {loss:.3f}" for which, loss in record.get("dev_mean_loss_at_end", {}).items()) or "–"
         lines.append(f"| {number} | {record['date']} | {record['from_step']:,}–{record['to_step']:,} | {record['seconds']:,} | "
-                     f"{record['device_hours']:.3f} | {record['hardware']} | {tokens} | `{record['command']}` |")
+                     f"{record['device_hours']:.3f} | {record['hardware']} | {tokens} | {dev} | `{record['command']}` |")
     return "\n".join(lines) + "\n"
 
 
