@@ -68,3 +68,18 @@ def test_mix_temperature_sets_shares_by_examples_per_epoch(tmp_path):
     assert shares["translate"] == pytest.approx(10 / 110) and shares["summarize"] == pytest.approx(100 / 110)
     recipe.train.mix_temperature = 1.0
     assert recipe.task_shares(sizes)["translate"] == pytest.approx(100 / 10_100)
+
+
+def test_a_cooldown_takes_the_cooldown_mix_and_a_continuation_the_mix(tmp_path):
+    from conftest import write_toy_recipe
+
+    text = write_toy_recipe(tmp_path, steps=1).read_text() + "\n[cooldown_mix]\ntranslate = 1\nsummarize = 1\n"
+    recipe = load_recipe(write(tmp_path, text))
+    recipe.train_data.append(DatasetSpec("s", "s.jsonl", task="summarize", format="jsonl", fields=["a", "b"]))
+    recipe.mix = {"translate": 1.0, "summarize": 3.0}
+    assert recipe.task_shares() == {"translate": 0.25, "summarize": 0.75}
+    assert recipe.task_shares(cooldown=True) == {"translate": 0.5, "summarize": 0.5}
+    recipe.cooldown_mix = {}  # none in the recipe: a cooldown draws as the trunk did
+    assert recipe.task_shares(cooldown=True) == {"translate": 0.25, "summarize": 0.75}
+    with pytest.raises(RecipeError, match="unknown recipe key cooldown_mix.translation"):
+        load_recipe(write(tmp_path, text + "translation = 1\n"))

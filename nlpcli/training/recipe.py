@@ -99,18 +99,23 @@ class Recipe:
     train_data: list[DatasetSpec] = field(default_factory=list)
     dev_data: list[DatasetSpec] = field(default_factory=list)
     mix: dict = field(default_factory=dict)  # task -> share of training steps
+    cooldown_mix: dict = field(default_factory=dict)  # task -> share of a release cooldown's steps ([mix] if empty)
     token_dropout: dict = field(default_factory=dict)  # task -> chance that a piece of its training input becomes <unk>
 
     @property
     def tasks(self) -> list[str]:
         return [task for task in TASKS if any(spec.task == task for spec in self.train_data)]
 
-    def task_shares(self, examples_per_epoch: dict[str, float] | None = None) -> dict[str, float]:
+    def task_shares(self, examples_per_epoch: dict[str, float] | None = None, cooldown: bool = False) -> dict[str, float]:
         """Share of steps per task: the [mix] weights, normalised; equal shares without one.
         With ``train.mix_temperature`` T > 0, shares follow each task's examples per
         epoch to the power 1/T instead (T = 1: as sampled from all data pooled; larger
-        T moves towards equal shares; Arivazhagan et al. 2019)."""
-        if self.train.mix_temperature > 0 and examples_per_epoch:
+        T moves towards equal shares; Arivazhagan et al. 2019). A release cooldown
+        takes the [cooldown_mix] weights where the recipe has them: the steps a model
+        ends on weigh most, so they go where its release is weakest."""
+        if cooldown and self.cooldown_mix:
+            weights = {task: float(self.cooldown_mix.get(task, 0.0)) for task in self.tasks}
+        elif self.train.mix_temperature > 0 and examples_per_epoch:
             weights = {task: examples_per_epoch[task] ** (1 / self.train.mix_temperature) for task in self.tasks}
         else:
             weights = {task: float(self.mix.get(task, 0.0 if self.mix else 1.0)) for task in self.tasks}
@@ -160,7 +165,7 @@ def _build(cls, values: Any, where: str):
 
 
 def recipe_from_dict(raw: dict) -> Recipe:
-    known = {"name", "model", "tokenizer", "train", "data", "mix", "token_dropout"}
+    known = {"name", "model", "tokenizer", "train", "data", "mix", "cooldown_mix", "token_dropout"}
     for key in raw:
         if key not in known:
             raise RecipeError(f"unknown recipe key {key} (known: {', '.join(sorted(known))})")
@@ -176,6 +181,7 @@ def recipe_from_dict(raw: dict) -> Recipe:
         train_data=[_build(DatasetSpec, d, f"data.train[{i}]") for i, d in enumerate(data.get("train", []))],
         dev_data=[_build(DatasetSpec, d, f"data.dev[{i}]") for i, d in enumerate(data.get("dev", []))],
         mix=_check_task_table("mix", raw.get("mix", {})),
+        cooldown_mix=_check_task_table("cooldown_mix", raw.get("cooldown_mix", {})),
         token_dropout=_check_task_table("token_dropout", raw.get("token_dropout", {})),
     )
     if not recipe.train_data:
@@ -208,7 +214,7 @@ def recipe_from_dict(raw: dict) -> Recipe:
 
 
 def _check_task_table(key: str, table: Any) -> dict[str, float]:
-    """A table of task = number ([mix], [token_dropout])."""
+    """A table of task = number ([mix], [cooldown_mix], [token_dropout])."""
     if not isinstance(table, dict):
         raise RecipeError(f"recipe key {key}: expected a table of task = number")
     for task, value in table.items():

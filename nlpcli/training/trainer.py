@@ -183,7 +183,8 @@ class Trainer:
             pool = encode_set(spec, examples, self.tokenizer, recipe)
             self.pools[spec.task].append(pool)
             log(f"train set {pool.name} ({spec.task}): {len(pool):,} examples, weight {pool.weight}")
-        self.shares = recipe.task_shares({task: sum(len(p) * p.weight for p in pools) for task, pools in self.pools.items()})
+        self.shares = recipe.task_shares({task: sum(len(p) * p.weight for p in pools) for task, pools in self.pools.items()},
+                                         cooldown=bool(self.cooldown))
         log("task shares of steps: " + ", ".join(f"{t} {s:.2f}" for t, s in self.shares.items()))
         self.dev_sets = build_dev_sets(recipe, self.data_root, self.tokenizer) if self.world.is_main else []
         if self.world.is_main:
