@@ -113,12 +113,12 @@ class Recipe:
         T moves towards equal shares; Arivazhagan et al. 2019). A release cooldown
         takes the [cooldown_mix] weights where the recipe has them: the steps a model
         ends on weigh most, so they go where its release is weakest."""
-        if cooldown and self.cooldown_mix:
-            weights = {task: float(self.cooldown_mix.get(task, 0.0)) for task in self.tasks}
-        elif self.train.mix_temperature > 0 and examples_per_epoch:
+        by_cooldown_mix = cooldown and bool(self.cooldown_mix)
+        if not by_cooldown_mix and self.train.mix_temperature > 0 and examples_per_epoch:
             weights = {task: examples_per_epoch[task] ** (1 / self.train.mix_temperature) for task in self.tasks}
         else:
-            weights = {task: float(self.mix.get(task, 0.0 if self.mix else 1.0)) for task in self.tasks}
+            table = self.cooldown_mix if by_cooldown_mix else self.mix
+            weights = {task: float(table.get(task, 0.0 if table else 1.0)) for task in self.tasks}
         total = sum(weights.values())
         return {task: weight / total for task, weight in weights.items()}
 
