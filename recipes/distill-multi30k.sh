@@ -9,8 +9,8 @@
 # OVERLAY becomes a data folder for that recipe: links to DATA's task folders plus, per direction
 # SRC-TGT, translate/multi30k-kd-SRC-TGT/train.{SRC,TGT} (source as is, target from the teacher), and
 # OVERLAY/nlpcli-2-kd.toml is recipes/nlpcli-2.toml with each distilled direction trained on its
-# distilled set instead of Multi30k's references. docs/release-2.md, "Distilled de->en targets", has
-# the measurements. Set in the environment: DIRECTIONS (default "en-de de-en"), TEACHER (default
+# distilled set instead of Multi30k's references. docs/release-2.md, "Distilled de->en targets" and
+# "Distilled both ways", has the measurements. Set in the environment: DIRECTIONS (default "en-de de-en"), TEACHER (default
 # checkpoints/translate-en-de, the best model here in both directions) and LIMIT (first N sentences,
 # for a dry run). The translation takes ~10 min per direction on one core.
 set -euo pipefail
@@ -21,6 +21,9 @@ OVERLAY=$2
 DIRECTIONS=${DIRECTIONS:-en-de de-en}
 TEACHER=${TEACHER:-checkpoints/translate-en-de}
 LIMIT=${LIMIT:-0}
+for direction in $DIRECTIONS; do  # checked before the first, slow translation
+    case $direction in en-de|de-en) ;; *) echo "DIRECTIONS: '$direction' is not en-de or de-en" >&2; exit 2 ;; esac
+done
 
 mkdir -p "$OVERLAY/translate"
 for task in "$DATA"/*/; do
@@ -40,6 +43,7 @@ for direction in $DIRECTIONS; do
 done
 
 python - "$OVERLAY/nlpcli-2-kd.toml" $DIRECTIONS <<'EOF'
+import json
 import sys
 from pathlib import Path
 
@@ -48,7 +52,7 @@ distilled = sys.argv[2:]
 multi30k = '[[data.train]]\nname = "multi30k"\npath = "translate/multi30k/train"\nlanguages = ["en", "de"]\ndirections = ["en-de", "de-en"]\n'
 assert multi30k in recipe, "recipes/nlpcli-2.toml no longer has the Multi30k training set this script rewrites"
 references = [d for d in ("en-de", "de-en") if d not in distilled]
-tables = [multi30k.replace('["en-de", "de-en"]', "[" + ", ".join(f'"{d}"' for d in references) + "]")] if references else []
+tables = [multi30k.replace('["en-de", "de-en"]', json.dumps(references))] if references else []
 tables += [f'[[data.train]]\nname = "multi30k-kd-{d}"\npath = "translate/multi30k-kd-{d}/train"\n'
            f'languages = ["en", "de"]\ndirections = ["{d}"]\n' for d in distilled]
 Path(sys.argv[1]).write_text(recipe.replace(multi30k, "\n".join(tables)), encoding="utf-8")
