@@ -10,10 +10,15 @@
 # through .git/info/exclude and named in the call's carry), from the repository root:
 #   bash recipes/distill-multi30k.sh ../shared/data runs/kd2-data        # the distilled targets
 #   SP=$(echo .venv/lib/python3*/site-packages); tar -C $SP -cf - rouge_score nltk | xz > .gpudata/site.tar.xz
-#   (cd ../shared/data && tar -cf - PATHS | xz) > .gpudata/data.tar.xz   # each file recipes/nlpcli-2.toml reads
+#   (cd ../shared/data && tar -cf - translate/multi30k/{train,val}.{en,de} translate/manythings-deu-eng/deu.txt \
+#       translate/wmt-newstest-de-en/train.{en,de} summarize/{aeslc,reuters21578-headlines,bbc-news-summary}/{train,dev}.jsonl \
+#       classify-sentiment/sst2/{train,dev}.tsv classify-sentiment/imdb/train.jsonl tag-entities/conll2003/{train,dev}.txt \
+#       answer/squad-v1.1/train-v1.1.json | xz) > .gpudata/data.tar.xz       # the files recipes/nlpcli-2.toml reads
 #   (cd runs/kd2-data && tar -cf - translate/multi30k-kd-*) | xz > .gpudata/kd.tar.xz
-#   cp runs/kd2-data/nlpcli-2-kd.toml .gpudata/kd-both.toml; .gpudata/kd-both-refs-deen.toml adds
-#   Multi30k's references for de-en to it
+#   cp runs/kd2-data/nlpcli-2-kd.toml .gpudata/kd-both.toml
+#   python3 -c 'import sys; r = open(sys.argv[1]).read(); kd = "[[data.train]]\nname = \"multi30k-kd-en-de\""; \
+#       refs = "[[data.train]]\nname = \"multi30k\"\npath = \"translate/multi30k/train\"\nlanguages = [\"en\", \"de\"]\ndirections = [\"de-en\"]\n\n"; \
+#       open(sys.argv[2], "w").write(r.replace(kd, refs + kd, 1))' .gpudata/kd-both.toml .gpudata/kd-both-refs-deen.toml
 # A lease sends at most 64 MiB of working tree: with the data that means leaving checkpoints/ out of the
 # index for the call (git rm -r --cached checkpoints; git reset after).
 # Then: OUT=$OUT BUDGET=545 T1=150 bash recipes/gpu-lease.sh (the call's timeout_s 600).
@@ -70,6 +75,7 @@ if [ "$C" -ge "${MINC:-200}" ]; then
     say "cooldowns ended"
     BEST=$(python3 - <<'EOF'
 import json
+import sys
 from pathlib import Path
 scores = {}
 for variant in ("kd-both", "kd-both-refs-deen"):
@@ -77,7 +83,7 @@ for variant in ("kd-both", "kd-both-refs-deen"):
     if config.is_file():
         dev = json.loads(config.read_text())["training"]["dev_scores_greedy"]
         scores[variant] = dev.get("multi30k-val.de-en", {}).get("bleu", 0)
-        print(variant, json.dumps(dev), file=open("/dev/stderr", "w"))
+        print(variant, json.dumps(dev), file=sys.stderr)
 print(max(scores, key=scores.get) if scores else "")
 EOF
 )
