@@ -5,7 +5,9 @@ exact-match feature) and the shape of a word (tag-entities). The model adds a
 learned embedding of each (ModelConfig.question_match, ModelConfig.word_shapes)."""
 from __future__ import annotations
 
+import re
 import unicodedata
+from functools import lru_cache
 
 # word-shape classes; id 0 means "no feature here" (not a word's first piece)
 WORD_SHAPES = ("lower", "title", "upper", "mixed", "digit", "alphanumeric", "punctuation", "other")
@@ -30,9 +32,14 @@ def _is_word_char(char: str) -> bool:
     return char.isalnum() or unicodedata.category(char).startswith("M")
 
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")  # in ASCII, isalnum() is exactly this, and there are no marks or CJK
+
+
 def find_words(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end): runs of letters, digits and combining marks; each
     Chinese character or kana is a word of its own."""
+    if text.isascii():  # most text: one regular expression instead of a Python loop over characters
+        return [(match.group(), match.start(), match.end()) for match in _ASCII_WORD.finditer(text)]
     words, start = [], None
     for index, char in enumerate(text + " "):
         if start is not None and (not _is_word_char(char) or _is_cjk(char) or _is_cjk(text[index - 1])):
@@ -43,12 +50,18 @@ def find_words(text: str) -> list[tuple[str, int, int]]:
     return words
 
 
+@lru_cache(maxsize=16)  # SQuAD asks about five questions of each context, one after the other
+def normalized_words(text: str) -> tuple[tuple[str, int, int], ...]:
+    """find_words(text), each word normalised (normalize_word)."""
+    return tuple((normalize_word(word), start, end) for word, start, end in find_words(text))
+
+
 def question_match_flags(question: str, context: str, spans: list[tuple[int, int]]) -> list[int]:
     """Per context piece (its character span in ``context``): 1 if a word it
     covers occurs in the question (normalised words), else 0. Every piece of a
     word shares the word's flag."""
-    asked = {normalize_word(word) for word, _, _ in find_words(question)}
-    matched = [(start, end) for word, start, end in find_words(context) if normalize_word(word) in asked]
+    asked = {word for word, _, _ in normalized_words(question)}
+    matched = [(start, end) for word, start, end in normalized_words(context) if word in asked]
     flags, first = [], 0
     for piece_start, piece_end in spans:
         while first < len(matched) and matched[first][1] <= piece_start:

@@ -38,6 +38,23 @@ def test_chinese_and_japanese_characters_match_one_by_one():
     assert [w for w, _, _ in find_words("Seoul은 서울 입니다")] == ["Seoul은", "서울", "입니다"]  # Hangul keeps its spaces
 
 
+def test_ascii_text_splits_into_words_as_any_other_text():
+    # ASCII text takes a regular expression instead of the character loop: "_" and
+    # punctuation end words there too, and a word beside non-ASCII text is the same word
+    text = "snake_case x2 (world)-wide, 1,876 U.K."
+    words = [w for w, _, _ in find_words(text)]
+    assert words == ["snake", "case", "x2", "world", "wide", "1", "876", "U", "K"]
+    assert [w for w, _, _ in find_words(text + " é")] == words + ["é"]
+    assert find_words(text)[3] == ("world", 15, 20) and find_words(text + " é")[3] == ("world", 15, 20)
+
+
+def test_questions_about_one_context_keep_their_own_flags():
+    # the context's words and pieces are cached between questions; the flags are not
+    context = "Paris is the capital of France."
+    assert flags_by_word("Where is Paris?", context)["Paris"] == 1
+    assert flags_by_word("What is France?", context) == {"Paris": 0, "is": 1, "the": 0, "capital": 0, "of": 0, "France": 1}
+
+
 def test_every_piece_of_a_word_shares_its_flag(tokenizer):
     question = "Where is Cupertino?"
     context = "Apple is based in (Cupertino), California."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from nlpcli.data.jsonl import parse_object, string_field
@@ -156,10 +157,16 @@ class AnswerSpan:
     score: float  # probability of the span within its window (start prob x end prob, at the answer_temperature)
 
 
+@lru_cache(maxsize=16)  # SQuAD asks about five questions of each context, one after the other
+def context_pieces(tokenizer, context: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The context's piece ids and character spans (shared between calls: read, never changed)."""
+    return tokenizer.encode_with_offsets(context)
+
+
 def encode_windows(tokenizer, question: str, context: str, window_tokens: int, stride: int) -> list[Window]:
     question_ids = tokenizer.encode(question)[:MAX_QUESTION_TOKENS]
     prefix = [tokenizer.token_id(Answer.token)] + question_ids + [tokenizer.eos_id]
-    context_ids, spans = tokenizer.encode_with_offsets(context)
+    context_ids, spans = context_pieces(tokenizer, context)
     matches = question_match_flags(question, context, spans)
     room = window_tokens - len(prefix) - 1
     windows, first = [], 0
