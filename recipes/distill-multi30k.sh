@@ -12,7 +12,11 @@
 # distilled set instead of Multi30k's references. docs/release-2.md, "Distilled de->en targets" and
 # "Distilled both ways", has the measurements. Set in the environment: DIRECTIONS (default "en-de de-en"), TEACHER (default
 # checkpoints/translate-en-de, the best model here in both directions) and LIMIT (first N sentences,
-# for a dry run). The translation takes ~10 min per direction on one core.
+# for a dry run). The translation takes ~10 min per direction on one core; a direction whose targets
+# OVERLAY already holds in full is kept, so the two can run side by side, one per core, before a last
+# run with both DIRECTIONS writes the recipe:
+#   DIRECTIONS=en-de bash recipes/distill-multi30k.sh DATA OVERLAY & DIRECTIONS=de-en bash recipes/distill-multi30k.sh DATA OVERLAY; wait
+#   bash recipes/distill-multi30k.sh DATA OVERLAY
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: bash recipes/distill-multi30k.sh DATA OVERLAY" >&2; exit 2; }
 cd "$(dirname "$0")/.."
@@ -36,6 +40,11 @@ for direction in $DIRECTIONS; do
     src=${direction%-*} tgt=${direction#*-}
     KD=$OVERLAY/translate/multi30k-kd-$direction
     mkdir -p "$KD"
+    if [ -s "$KD/train.$tgt" ] && [ "$LIMIT" -eq 0 ] \
+        && [ "$(wc -l < "$KD/train.$tgt")" -eq "$(wc -l < "$DATA/translate/multi30k/train.$src")" ]; then
+        echo "kept $KD/train.$tgt (an earlier run's; delete it to translate again)"
+        continue
+    fi
     if [ "$LIMIT" -gt 0 ]; then head -n "$LIMIT" "$DATA/translate/multi30k/train.$src"; else cat "$DATA/translate/multi30k/train.$src"; fi > "$KD/train.$src"
     python -m nlpcli translate -c "$TEACHER" --src "$src" --tgt "$tgt" --beam 4 --batch-size 64 --threads 1 < "$KD/train.$src" > "$KD/train.$tgt.part"
     mv "$KD/train.$tgt.part" "$KD/train.$tgt"

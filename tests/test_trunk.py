@@ -91,6 +91,25 @@ def test_a_compact_trunk_over_its_size_limit_keeps_weights_only_and_rewarms(tmp_
     assert any(name.startswith("exp_avg_sq.") for name in moments)
 
 
+def test_a_trunk_kept_with_moments_can_be_made_weights_only(tmp_path, toy_data):
+    recipe_path = write_toy_recipe(tmp_path, steps=1)
+    roomy = QUIET + ["train.trunk_max_mib=40"]
+    folder = tmp_path / "trunk"
+    Trainer(load_recipe(recipe_path, roomy), toy_data, tmp_path / "a", trunk=folder, add_steps=5).train()
+    before, state_before = weights(folder), trunks.read_state(folder)
+    assert (folder / trunks.MOMENTS_FILE).exists() and "moments kept" in (folder / "README.md").read_text()
+
+    trunks.drop_moments(folder)
+    assert not (folder / trunks.MOMENTS_FILE).exists() and "moments not kept" in (folder / "README.md").read_text()
+    after = weights(folder)
+    for name in before:
+        torch.testing.assert_close(after[name], before[name], atol=0, rtol=0)
+    state = trunks.read_state(folder)
+    assert state.adam_steps == {} and state.step == 5 and state.history == state_before.history
+    later = Trainer(load_recipe(recipe_path, roomy), toy_data, tmp_path / "b", trunk=folder, add_steps=5)
+    assert not later.optimizer.state and later.schedule.rewarmup_start == 5  # fresh moments, re-warmed
+
+
 def test_a_release_is_the_trunk_cooled_down_and_counts_every_continuation(tmp_path, toy_data):
     from nlpcli.info import describe
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +107,28 @@ def save(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 
     write_atomically(Path(folder), write_files)
     return keep_moments
+
+
+def drop_moments(folder: Path) -> None:
+    """Rewrite a trunk as weights only, as ``save`` does over ``train.trunk_max_mib``:
+    a run that kept the moments for a next stage on the same machine (a cooldown)
+    leaves the trunk it sends on compact this way."""
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    state = read_state(folder)
+    state.adam_steps = {}
+    recipe = json.loads((folder / "recipe.json").read_text(encoding="utf-8"))
+    with safe_open(str(folder / WEIGHTS_FILE), "pt") as weights:
+        precision = weights.metadata()["precision"]
+
+    def write_files(staging: Path) -> None:
+        for name in (WEIGHTS_FILE, "recipe.json", "tokenizer.model"):
+            shutil.copyfile(folder / name, staging / name)
+        (staging / STATE_FILE).write_text(json.dumps(state.__dict__, indent=1) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(card(state, recipe, False, precision), encoding="utf-8")
+
+    write_atomically(folder, write_files)
 
 
 def restore(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device) -> tuple[TrunkState, bool]:
