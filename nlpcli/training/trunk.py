@@ -102,8 +102,7 @@ def save(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
             save_file(moments, str(staging / MOMENTS_FILE))
         (staging / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
         (staging / "tokenizer.model").write_bytes(Path(tokenizer_file).read_bytes())
-        (staging / STATE_FILE).write_text(json.dumps(state.__dict__, indent=1) + "\n", encoding="utf-8")
-        (staging / "README.md").write_text(card(state, recipe, keep_moments, precision), encoding="utf-8")
+        write_state_and_card(staging, state, recipe, keep_moments, precision)
 
     write_atomically(Path(folder), write_files)
     return keep_moments
@@ -125,10 +124,14 @@ def drop_moments(folder: Path) -> None:
     def write_files(staging: Path) -> None:
         for name in (WEIGHTS_FILE, "recipe.json", "tokenizer.model"):
             shutil.copyfile(folder / name, staging / name)
-        (staging / STATE_FILE).write_text(json.dumps(state.__dict__, indent=1) + "\n", encoding="utf-8")
-        (staging / "README.md").write_text(card(state, recipe, False, precision), encoding="utf-8")
+        write_state_and_card(staging, state, recipe, False, precision)
 
     write_atomically(folder, write_files)
+
+
+def write_state_and_card(staging: Path, state: TrunkState, recipe: dict, has_moments: bool, precision: str) -> None:
+    (staging / STATE_FILE).write_text(json.dumps(state.__dict__, indent=1) + "\n", encoding="utf-8")
+    (staging / "README.md").write_text(card(state, recipe, has_moments, precision), encoding="utf-8")
 
 
 def restore(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device) -> tuple[TrunkState, bool]:
