@@ -31,8 +31,10 @@ def transition_scores(learned: torch.Tensor | None) -> tuple[torch.Tensor, torch
 
 
 def viterbi(emissions: torch.Tensor, learned: torch.Tensor | None = None) -> list[int]:
-    """The best valid tag sequence for (words, tags) emission scores."""
-    transitions, first = transition_scores(learned)
+    """The best valid tag sequence for (words, tags) emission scores, decided on
+    the emissions' device (the caller has them on the CPU; a GPU model's
+    learned transitions are on the GPU)."""
+    transitions, first = transition_scores(None if learned is None else learned.detach().to(emissions.device))
     score = first + emissions[0].float()
     back = []
     for row in emissions[1:]:

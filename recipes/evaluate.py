@@ -48,7 +48,10 @@ LEAD_WORDS = 10  # the first-N-words baseline: about the length of a subject lin
 def run(command: list[str]) -> str:
     """Run an ``nlpcli ...`` command with this Python's nlpcli; returns its stdout."""
     print("$ " + " ".join(command), file=sys.stderr, flush=True)
-    return subprocess.run([sys.executable, "-m", *command], check=True, capture_output=True, text=True).stdout
+    done = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True)
+    if done.returncode != 0:  # its one-line error, not only a CalledProcessError without it
+        sys.exit(f"{command[0]} {command[1]} failed (exit {done.returncode}): {done.stderr.strip()}")
+    return done.stdout
 
 
 def write_lines(path: Path, lines) -> Path:
