@@ -80,8 +80,13 @@ def render_info(details: dict) -> str:
     if "imported_from" in training:
         lines.append(f"imported     from {training['imported_from']} ({training.get('format')})")
     elif training:
-        lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
-                     f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
+        last = (training.get("history") or [{}])[-1]
+        if "seconds" in last:  # a trunk's train_seconds run on over every machine it continued on: name the last run
+            lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps; the last run, "
+                         f"a {last.get('kind', 'run')} of {last['steps']:,} steps, {last['seconds']:,} s on {training.get('device')}")
+        else:
+            lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
+                         f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
         if training.get("weights"):
             lines.append(f"  weights    {training['weights']}")
         if training.get("init_from"):

@@ -101,8 +101,10 @@ EOF
 )
 OVERHEAD=$(( S1WALL - T1 ))
 LEFT=$(( BUDGET - $(now) - EVAL - 20 ))
-# the cooldown is counted at 0.9 of stage 1's rate, its start and validation at 1.1x stage 1's
-C=${COOLDOWN:-$($PY -c "print(max(0, min($CMAX, int(0.9 * $RATE * ($LEFT - 1.1 * $OVERHEAD)))))")}
+# the cooldown is counted at 0.9 of stage 1's rate, its start and validation at 1.6x stage 1's: on the second
+# lease (65,536 tokens a step) it trained at 0.88 of stage 1's rate, but its start and closing validation
+# took about 100 s against stage 1's 72, and 1.1x cut it off 107 steps before its end
+C=${COOLDOWN:-$($PY -c "print(max(0, min($CMAX, int(0.9 * $RATE * ($LEFT - 1.6 * $OVERHEAD)))))")}
 say "rate $RATE steps/s, overhead $OVERHEAD s, $LEFT s left before scoring: a cooldown of $C steps"
 CANDIDATE=/tmp/run-trunk/checkpoint
 if [ "$C" -ge "$MINC" ]; then

@@ -119,6 +119,11 @@ def test_info_rendering_is_a_plain_function():
         "dev score    m30k-val.en-de         BLEU 30.1  chrF 55.0  (beam 4, 10 sentences)",
         "dev score    conll-dev              P 80  R 70  F1 74.7",
     ]
+    # a release cooled down from a trunk: its train_seconds run on over every machine, so the last run is named
+    cooled = {**details["training"], "train_seconds": 154712, "device": "NVIDIA H200",
+              "history": [{}, {"kind": "cooldown", "steps": 300, "seconds": 89}]}
+    assert render_info({**details, "training": cooled}).split("\n")[7] == (
+        "training     recipe toy, 12,000 steps; the last run, a cooldown of 300 steps, 89 s on NVIDIA H200")
     imported = {**details, "tasks": {}, "evaluation": {}, "training": {"imported_from": "facebook/m2m100_418M", "format": "hf"}}
     assert render_info(imported).split("\n")[3:] == ["imported     from facebook/m2m100_418M (hf)"]
 
