@@ -97,6 +97,19 @@ def test_a_shortlist_that_does_not_fit_the_model_is_refused_in_one_line(tmp_path
         VocabularyShortlist.load(tmp_path, 40)
 
 
+def test_a_shortlist_is_stored_in_the_smallest_integer_type_and_loads_the_same(tmp_path):
+    from safetensors.torch import load_file
+
+    for largest, stored in ((32767, torch.int16), (32768, torch.int32)):  # a 16,000-piece vocabulary's ids fit int16
+        candidates = torch.full((largest + 1, 2), -1)
+        candidates[3], candidates[largest] = torch.tensor([largest, -1]), torch.tensor([3, 0])
+        VocabularyShortlist(torch.tensor([EOS_ID, largest]), candidates).save(tmp_path)
+        assert {t.dtype for t in load_file(str(tmp_path / SHORTLIST_FILE)).values()} == {stored}
+        loaded = VocabularyShortlist.load(tmp_path, largest + 1)
+        assert loaded.candidates.dtype == torch.long and loaded.candidates.tolist() == candidates.tolist()
+        assert loaded.frequent.tolist() == [EOS_ID, largest]
+
+
 def test_the_recipe_script_builds_a_shortlist_that_translate_uses(toy_checkpoint, toy_data, tmp_path):
     checkpoint = tmp_path / "checkpoint"
     shutil.copytree(toy_checkpoint, checkpoint)
