@@ -2,7 +2,7 @@
 
 ``checkpoints/`` stays at the top of the repository; building a wheel (``pip
 install .``, ``python -m build``, ``pip wheel``, ``pipx install``) copies only
-``checkpoints/nlpcli-base`` to ``nlpcli/checkpoints/nlpcli-base`` inside it,
+``checkpoints/nlpcli-2`` to ``nlpcli/checkpoints/nlpcli-2`` inside it,
 where nlpcli.checkpoint looks first. An editable install reads it from the clone.
 Everything else (other checkpoints, training state, runs) stays out of the wheel.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SHIPPED_CHECKPOINT = Path("checkpoints") / "nlpcli-base"
+SHIPPED_CHECKPOINT = Path("checkpoints") / "nlpcli-2"  # nlpcli.checkpoint.SHIPPED_NAME
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.model", "README.md")
 OPTIONAL_FILES = ("shortlist.safetensors",)  # translation's vocabulary shortlist, where the release has one
 

@@ -23,7 +23,9 @@ TIED_WEIGHTS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 # A wheel carries the default checkpoint inside the package (setup.py copies it there);
 # a clone, or an editable install of one, has it at the top of the repository.
 _PACKAGE = Path(__file__).resolve().parent
-SHIPPED_LOCATIONS = (_PACKAGE / "checkpoints" / "nlpcli-base", _PACKAGE.parent / "checkpoints" / "nlpcli-base")
+# Release 1 (nlpcli-base) stays in the repository's checkpoints/ and keeps loading; release 2 is the default.
+SHIPPED_NAME = "nlpcli-2"
+SHIPPED_LOCATIONS = (_PACKAGE / "checkpoints" / SHIPPED_NAME, _PACKAGE.parent / "checkpoints" / SHIPPED_NAME)
 DEFAULT_CHECKPOINT = next((folder for folder in SHIPPED_LOCATIONS if folder.is_dir()), SHIPPED_LOCATIONS[0])
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import nlpcli
+from nlpcli.checkpoint import SHIPPED_NAME
 from test_cli import ENV
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,8 +37,8 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
         shutil.copy(REPO / name, source / name)
     shutil.copytree(REPO / "nlpcli", source / "nlpcli", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "checkpoints", source / "checkpoints")
-    vocabulary = json.loads((REPO / "checkpoints" / "nlpcli-base" / "config.json").read_text())["model"]["vocab_size"]
-    VocabularyShortlist(torch.arange(vocabulary), torch.full((vocabulary, 1), -1)).save(source / "checkpoints" / "nlpcli-base")
+    vocabulary = json.loads((REPO / "checkpoints" / SHIPPED_NAME / "config.json").read_text())["model"]["vocab_size"]
+    VocabularyShortlist(torch.arange(vocabulary), torch.full((vocabulary, 1), -1)).save(source / "checkpoints" / SHIPPED_NAME)
     for folder in ("trunk", "runs/r"):
         (source / folder).mkdir(parents=True)
         (source / folder / "state.safetensors").write_bytes(b"\0" * 1024)
@@ -52,14 +53,14 @@ def test_the_wheel_holds_the_package_and_the_default_checkpoint_only(built):
     wheel, sdist = built
     assert wheel.name.startswith(f"nlpcli-{nlpcli.__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n for n in names if "/checkpoints/" in n} == {f"nlpcli/checkpoints/nlpcli-base/{f}" for f in SHIPPED_FILES}
+    assert {n for n in names if "/checkpoints/" in n} == {f"nlpcli/checkpoints/{SHIPPED_NAME}/{f}" for f in SHIPPED_FILES}
     outside = [n for n in names if not n.startswith(("nlpcli/", f"nlpcli-{nlpcli.__version__}.dist-info/"))]
     assert outside == []
     assert not [n for n in names if "/checkpoints/" not in n and not n.endswith(".py") and ".dist-info/" not in n]
     members = tarfile.open(sdist).getnames()
     top = f"nlpcli-{nlpcli.__version__}/"
-    assert not [m for m in members if m.startswith((top + "trunk", top + "runs")) or "translate-en-de" in m]
-    assert {m.rsplit("/", 1)[1] for m in members if "/checkpoints/nlpcli-base/" in m} == SHIPPED_FILES
+    assert not [m for m in members if m.startswith((top + "trunk", top + "runs")) or "translate-en-de" in m or "nlpcli-base" in m]
+    assert {m.rsplit("/", 1)[1] for m in members if f"/checkpoints/{SHIPPED_NAME}/" in m} == SHIPPED_FILES
 
 
 def test_an_installed_wheel_finds_its_checkpoint_from_any_folder(built, tmp_path, toy_checkpoint):
@@ -76,7 +77,7 @@ def test_an_installed_wheel_finds_its_checkpoint_from_any_folder(built, tmp_path
 
     info = nlpcli_there("info", "--json")
     assert info.returncode == 0, info.stderr
-    assert Path(json.loads(info.stdout)["path"]) == site / "nlpcli" / "checkpoints" / "nlpcli-base"
+    assert Path(json.loads(info.stdout)["path"]) == site / "nlpcli" / "checkpoints" / SHIPPED_NAME
     assert json.loads(info.stdout)["shortlist"]["per_source"] == 1  # the wheel carried the shortlist
     translated = nlpcli_there("translate", "--src", "en", "--tgt", "de", "A dog runs.")
     assert translated.returncode == 0 and "Hund" in translated.stdout.decode(), translated.stderr
@@ -90,7 +91,7 @@ def test_a_clone_finds_its_checkpoint_from_any_folder(tmp_path):
     env = {k: v for k, v in ENV.items() if k != "NLPCLI_CHECKPOINT"}
     info = subprocess.run([sys.executable, "-m", "nlpcli", "info", "--json"], capture_output=True, cwd=tmp_path, env=env,
                           timeout=300)
-    assert Path(json.loads(info.stdout)["path"]) == REPO / "checkpoints" / "nlpcli-base"
+    assert Path(json.loads(info.stdout)["path"]) == REPO / "checkpoints" / SHIPPED_NAME
 
 
 def test_version_is_defined_once():
