@@ -82,11 +82,10 @@ def render_info(details: dict) -> str:
     elif training:
         last = (training.get("history") or [{}])[-1]
         if "seconds" in last:  # a trunk's train_seconds run on over every machine it continued on: name the last run
-            lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps; the last run, "
-                         f"a {last.get('kind', 'run')} of {last['steps']:,} steps, {last['seconds']:,} s on {training.get('device')}")
+            spent = f"; the last run, a {last.get('kind', 'run')} of {last['steps']:,} steps, {last['seconds']:,} s"
         else:
-            lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps, "
-                         f"{training.get('train_seconds', 0) / 3600:.1f} h on {training.get('device')}")
+            spent = f", {training.get('train_seconds', 0) / 3600:.1f} h"
+        lines.append(f"training     recipe {training.get('recipe')}, {training.get('steps', 0):,} steps{spent} on {training.get('device')}")
         if training.get("weights"):
             lines.append(f"  weights    {training['weights']}")
         if training.get("init_from"):

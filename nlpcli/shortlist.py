@@ -41,7 +41,7 @@ class VocabularyShortlist:
 
         # the smallest integer type that holds every id (-1 marks an empty slot): a 16,000-piece
         # vocabulary's ids fit int16, a quarter of the file int64 would take
-        largest = int(torch.cat([self.frequent.flatten(), self.candidates.flatten().cpu(), torch.zeros(1, dtype=torch.long)]).max())
+        largest = max((int(ids.max()) for ids in (self.frequent, self.candidates) if ids.numel()), default=0)
         dtype = torch.int16 if largest <= torch.iinfo(torch.int16).max else torch.int32
         tensors = {"frequent": self.frequent.to(dtype), "candidates": self.candidates.to(dtype)}
         path = Path(folder) / SHORTLIST_FILE
