@@ -1,12 +1,13 @@
-"""Attention in CPU training: torch's fused kernel against the explicit product.
+"""Attention on a CPU: torch's fused kernel against the explicit product, in training and decoding.
 
     python benchmarks/attention_speed.py [--threads 1] [--repeats 5] [--dtype bfloat16|float32]
     python benchmarks/attention_speed.py --recipe recipes/nlpcli-2.toml --data ../shared/data --trunk trunk/nlpcli-2
+    python benchmarks/attention_speed.py --decoding [--dtype bfloat16|float32]
 
 Training on a CPU under bfloat16 autocast (`train.cpu_bf16`), MultiHeadAttention
 spells attention out (scores, mask, softmax, weighted sum) instead of calling
 ``scaled_dot_product_attention``, whose CPU kernel is slower there
-(``MultiHeadAttention.explicit_in_cpu_training``, the dtypes that do so). This
+(``MultiHeadAttention.explicit_on_cpu``, the dtypes that do so). This
 prints the median seconds of forward + backward with the fused kernel and with
 the explicit product, in the dtype the trainer would use on this CPU (bfloat16
 autocast where it has bfloat16 instructions, float32 elsewhere; ``--dtype`` sets it):
@@ -18,7 +19,10 @@ autocast where it has bfloat16 instructions, float32 elsewhere; ``--dtype`` sets
   like a translation step and encoder only like the encoder tasks';
 * with --recipe and --trunk, the real thing: each task's training step on the
   recipe's own batches from the trunk's weights, and their mean weighted by the
-  recipe's task shares (loading the data takes a minute or two).
+  recipe's task shares (loading the data takes a minute or two);
+* with --decoding, one decoding step's attention (no gradients): one query for each of
+  128 rows (a batch of 32 at beam 4) over 8 to 64 keys (cached target positions or the
+  source), where bfloat16 also takes the explicit product (``explicit_on_cpu``), in float32.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.runtime import cpu_has_bf16
 
 SHAPES = [(128, 32), (32, 128), (10, 384)]  # (batch, length): 4,096 tokens each
+DECODING_ROWS, DECODING_KEYS = 128, (8, 20, 40, 64)  # batch 32 x beam 4; Multi30k sources are ~20 pieces
 HEADS, HEAD_DIM = 4, 64
 PATHS = {"fused": False, "explicit": True}
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -86,11 +91,11 @@ def model_step(model, batch: int, length: int, with_decoder: bool, dtype: torch.
 
 
 def timed(step, repeats: int, dtype: torch.dtype) -> dict[str, float]:
-    seconds, shipped = {}, MultiHeadAttention.explicit_in_cpu_training
+    seconds, shipped = {}, MultiHeadAttention.explicit_on_cpu
     for label, explicit in PATHS.items():
-        MultiHeadAttention.explicit_in_cpu_training = frozenset({dtype} if explicit else ())
+        MultiHeadAttention.explicit_on_cpu = frozenset({dtype} if explicit else ())
         seconds[label] = median_seconds(lambda: step(explicit), repeats)
-    MultiHeadAttention.explicit_in_cpu_training = shipped
+    MultiHeadAttention.explicit_on_cpu = shipped
     return seconds
 
 
@@ -106,6 +111,25 @@ def synthetic_rows(repeats: int, dtype: torch.dtype) -> list[tuple[str, str, dic
         if length <= 128:
             rows.append((shape, "step, encoder + decoder",
                          timed(model_step(model, batch, length, True, dtype), repeats, dtype)))
+    return rows
+
+
+def decoding_rows(repeats: int, dtype: torch.dtype) -> list[tuple[str, str, dict]]:
+    rows = []
+    for keys in DECODING_KEYS:
+        q = torch.randn(DECODING_ROWS, HEADS, 1, HEAD_DIM, dtype=dtype)
+        k, v = (torch.randn(DECODING_ROWS, HEADS, keys, HEAD_DIM, dtype=dtype) for _ in range(2))
+        mask = torch.ones(DECODING_ROWS, 1, 1, keys, dtype=torch.bool)
+        mask[1::2, ..., keys - keys // 4:] = False
+
+        @torch.inference_mode()
+        def step(explicit: bool, q=q, k=k, v=v, mask=mask, cached=(k.float(), v.float())):
+            for _ in range(100):  # a step's attention is too short to time alone
+                if explicit:  # as MultiHeadAttention decodes: in float32, from a float32 cache
+                    explicit_attention(q.float(), *cached, mask)[0].to(dtype)
+                else:
+                    F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        rows.append((f"{DECODING_ROWS} x 1 x {keys}", "100 decoding steps' attention", timed(step, repeats, dtype)))
     return rows
 
 
@@ -148,6 +172,7 @@ def main() -> None:
     parser.add_argument("--recipe", help="time the recipe's own training batches (with --data and --trunk)")
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--trunk", help="the trunk whose weights the recipe's steps start from")
+    parser.add_argument("--decoding", action="store_true", help="time one query a step without gradients instead")
     parser.add_argument("--dtype", choices=DTYPES,
                         help="bfloat16 (autocast) or float32; default: what the trainer uses on this CPU")
     args = parser.parse_args()
@@ -155,9 +180,12 @@ def main() -> None:
         parser.error("--recipe needs --trunk")
     torch.set_num_threads(args.threads)
     dtype = DTYPES[args.dtype or ("bfloat16" if cpu_has_bf16() else "float32")]
-    rows = recipe_rows(args, dtype) if args.recipe else synthetic_rows(args.repeats, dtype)
+    if args.decoding:
+        rows = decoding_rows(args.repeats, dtype)
+    else:
+        rows = recipe_rows(args, dtype) if args.recipe else synthetic_rows(args.repeats, dtype)
     print(f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {args.threads} thread(s), "
-          f"{dtype}, forward + backward, median of {args.repeats}")
+          f"{dtype}, {'forward only' if args.decoding else 'forward + backward'}, median of {args.repeats}")
     print(f"{'batch x length':<15} {'what':<34} {'fused s':>9} {'explicit s':>11} {'speed-up':>9}")
     for shape, name, seconds in rows:
         print(f"{shape:<15} {name:<34} {seconds['fused']:>9.3f} {seconds['explicit']:>11.3f} "

@@ -2,14 +2,16 @@
 benchmark does: model loading and tokenization excluded, fixed thread count.
 
     python benchmarks/translate_speed.py --data ../shared/data [--checkpoint checkpoints/nlpcli-base] [--json]
-    python benchmarks/translate_speed.py --data ../shared/data --sets multi30k --engines nlpcli,nlpcli-bf16 \
-        --checkpoint checkpoints/nlpcli-base,runs/release-2/checkpoint      # two checkpoints, same run
+    python benchmarks/translate_speed.py --data ../shared/data --sets multi30k --engines nlpcli-default \
+        --checkpoint checkpoints/nlpcli-base,checkpoints/nlpcli-2      # two releases as they run, same run
 
 For each checkpoint (comma-separated; the others are compared with the first),
 test set (Multi30k val; newstest2013 for long sentences), engine
 (nlpcli fp32, nlpcli with int8 linear layers, nlpcli in bfloat16, each also as ENGINE+shortlist
-with the checkpoint's vocabulary shortlist; Hugging Face transformers' generate, CTranslate2 fp32
-and int8, the last three on the same weights, exported with `nlpcli convert`) and search (greedy and beam 4, batch 32) it
+with the checkpoint's vocabulary shortlist; nlpcli-default, as `nlpcli translate` runs each
+checkpoint without options: its compute dtype and shortlist, the figure two releases are compared
+by; Hugging Face transformers' generate, CTranslate2 fp32 and int8, the last three on the same
+weights, exported with `nlpcli convert`) and search (greedy and beam 4, batch 32) it
 translates en->de in a fresh process and prints target tokens/s, sentences/s,
 peak RSS, BLEU and the speed ratio to transformers. It also times the start-up
 of `nlpcli translate` on one line next to `import torch` + checkpoint load.
@@ -38,23 +40,23 @@ def peak_rss_mib() -> float:
 def nlpcli_search(checkpoint: str, engine: str, beam: int, batch_size: int):
     from nlpcli.checkpoint import load_checkpoint
     from nlpcli.decoding import GenerationSettings
+    from nlpcli.runtime import quantize_int8, runs_in_bf16, to_bfloat16
     from nlpcli.tasks.translate import Translator
 
     loaded = load_checkpoint(checkpoint)
+    # "nlpcli-default": as `nlpcli translate` runs the checkpoint without options: in its
+    # compute dtype for translation where this CPU has it, with its shortlist if it has one
+    default = engine == "nlpcli-default"
     if engine.startswith("nlpcli-int8"):
-        from nlpcli.runtime import quantize_int8
-
         loaded.model = quantize_int8(loaded.model, "cpu")
-    if engine.startswith("nlpcli-bf16"):
-        from nlpcli.runtime import to_bfloat16
-
+    if engine.startswith("nlpcli-bf16") or (default and runs_in_bf16(None, loaded.info.compute_dtype("translate"), "cpu")):
         loaded.model = to_bfloat16(loaded.model)
     shortlist = None
-    if engine.endswith("+shortlist"):
+    if engine.endswith("+shortlist") or default:
         from nlpcli.shortlist import VocabularyShortlist
 
         shortlist = VocabularyShortlist.load(checkpoint, loaded.model.config.vocab_size)
-        if shortlist is None:
+        if shortlist is None and not default:
             raise SystemExit(f"{checkpoint} has no vocabulary shortlist (recipes/shortlist.py builds one)")
     translator = Translator(loaded.model, loaded.tokenizer, shortlist=shortlist)
     settings = GenerationSettings(beam=beam, batch_size=batch_size)
@@ -109,7 +111,7 @@ def ctranslate2_search(ct2_dir: str, tokenizer, max_positions: int, engine: str,
 def translate_once(checkpoint: str, sources: list[str], references: list[str], beam: int, batch_size: int,
                    threads: int, repeats: int, engine: str = "nlpcli", exports: dict | None = None) -> dict:
     """Translate with one engine: "nlpcli" (fp32), "nlpcli-int8", "nlpcli-bf16" (each of them
-    with "+shortlist": the checkpoint's vocabulary shortlist), "transformers"
+    with "+shortlist": the checkpoint's vocabulary shortlist), "nlpcli-default", "transformers"
     (M2M100ForConditionalGeneration.generate), "ctranslate2" or "ctranslate2-int8",
     the last three on the same weights exported by nlpcli convert (``exports``: the
     folders, made beforehand so that no engine's peak RSS includes another model).

@@ -25,11 +25,14 @@ class KeyValueCache:
     keys and values from the encoder output once and reuses them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dtype: torch.dtype | None = None) -> None:
         self.keys: torch.Tensor | None = None
         self.values: torch.Tensor | None = None
+        self.dtype = dtype  # what keys and values are kept in (decoding_cache_dtype); None: as computed
 
     def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.dtype is not None:
+            keys, values = keys.to(self.dtype), values.to(self.dtype)
         if self.keys is None:
             self.keys, self.values = keys, values
         else:
@@ -45,9 +48,10 @@ class KeyValueCache:
 
 
 class MultiHeadAttention(nn.Module):
-    # Training on a CPU in these dtypes, the fused kernel's forward + backward is slower than the
-    # explicit product at the lengths we train on (benchmarks/attention_speed.py compares them).
-    explicit_in_cpu_training: frozenset[torch.dtype] = frozenset({torch.bfloat16})
+    # On a CPU in these dtypes the fused kernel is slower than the explicit product when training
+    # (forward + backward, at the lengths we train on; benchmarks/attention_speed.py compares them)
+    # and when decoding one query a step (bfloat16: 128 beams over 20 keys, 3.5x faster in float32).
+    explicit_on_cpu: frozenset[torch.dtype] = frozenset({torch.bfloat16})
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -103,10 +107,16 @@ class MultiHeadAttention(nn.Module):
                 k, v = cache.append(k, v)
 
         dropout_p = self.dropout if self.training else 0.0
-        n_queries, n_keys = q.size(2), k.size(2)
+        n_queries, n_keys, dtype = q.size(2), k.size(2), q.dtype
         weights = None
-        explicit_for_speed = (self.training and q.device.type == "cpu"
-                              and q.dtype in self.explicit_in_cpu_training)
+        explicit_for_speed = ((self.training or n_queries == 1) and q.device.type == "cpu"
+                              and q.dtype in self.explicit_on_cpu)
+        if explicit_for_speed and not self.training:
+            # a decoding step: its small products in float32 (its cache keeps float32 keys and values,
+            # decoding_cache_dtype), which rounds nothing (bfloat16 weights cost release 2's Multi30k
+            # de->en 0.2 BLEU) and spares oneDNN a bfloat16 kernel for each new key length (170 MiB
+            # more peak memory over 512 sentences)
+            q, k, v = q.float(), k.float(), v.float()
         if need_weights or explicit_for_speed:
             attend_mask = build_attend_mask(key_padding_mask, causal, n_queries, n_keys, q.device)
             context, weights = explicit_attention(q, k, v, attend_mask, dropout_p)
@@ -116,7 +126,14 @@ class MultiHeadAttention(nn.Module):
         else:
             attend_mask = build_attend_mask(key_padding_mask, causal, n_queries, n_keys, q.device)
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=attend_mask, dropout_p=dropout_p)
-        return self.out_proj(self.merge_heads(context)), weights
+        return self.out_proj(self.merge_heads(context).to(dtype)), weights
+
+
+def decoding_cache_dtype(like: torch.Tensor) -> torch.dtype | None:
+    """What a decoding cache keeps for a model computing in ``like``'s dtype and device: float32
+    where MultiHeadAttention decodes in float32 (the dtypes of explicit_on_cpu, on a CPU),
+    so that no step casts the whole cache; else None, the keys and values as computed."""
+    return torch.float32 if like.device.type == "cpu" and like.dtype in MultiHeadAttention.explicit_on_cpu else None
 
 
 def build_attend_mask(

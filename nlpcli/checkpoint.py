@@ -18,6 +18,7 @@ FORMAT_NAME = "nlpcli-checkpoint"
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, CARD_FILE = "config.json", "model.safetensors", "tokenizer.model", "README.md"
 SHORTLIST_FILE = "shortlist.safetensors"  # optional: translation's vocabulary shortlist (nlpcli/shortlist.py)
+COMPUTE_DTYPES = ("float32", "bfloat16")
 TIED_WEIGHTS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 # A wheel carries the default checkpoint inside the package (setup.py copies it there);
@@ -35,7 +36,13 @@ class CheckpointInfo:
 
     tasks: dict = field(default_factory=dict)  # e.g. {"translate": {"directions": ["en-de", "de-en"]}}
     training: dict = field(default_factory=dict)  # recipe name, steps, data sets, time, scores
-    dtype: str = "float16"
+    dtype: str = "float16"  # how the weights are stored
+
+    def compute_dtype(self, task: str) -> str:
+        """What the model runs ``task`` in by default where the hardware multiplies it natively
+        (runtime.runs_in_bf16): "bfloat16" only where the task's scores were measured in it
+        (recipes/evaluate.py --bf16 --record), else "float32"."""
+        return self.tasks.get(task, {}).get("compute_dtype", "float32")
 
 
 def default_checkpoint_path() -> Path:
@@ -207,4 +214,8 @@ def load_checkpoint(folder=None, device: str = "cpu") -> LoadedCheckpoint:
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     model.to(device).eval()
     info = CheckpointInfo(tasks=config.get("tasks", {}), training=config.get("training", {}), dtype=config.get("dtype", "float16"))
+    for task in info.tasks:
+        if info.compute_dtype(task) not in COMPUTE_DTYPES:
+            raise CheckpointError(f"{folder / CONFIG_FILE}: {task}'s compute_dtype {info.compute_dtype(task)!r} "
+                                  f"is not one of {', '.join(COMPUTE_DTYPES)}")
     return LoadedCheckpoint(path=folder, model=model, tokenizer=tokenizer, info=info)

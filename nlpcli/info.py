@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nlpcli.checkpoint import SHORTLIST_FILE, WEIGHTS_FILE, read_config
+from nlpcli.checkpoint import SHORTLIST_FILE, WEIGHTS_FILE, CheckpointInfo, read_config
 from nlpcli.errors import CheckpointError
 
 
@@ -72,7 +72,9 @@ def render_info(details: dict) -> str:
         if spec.get("style") == "m2m100":
             what = [f"any pair of {len(spec['languages'])} languages (M2M100 style, give --src)"]
         window = f" (window {spec['window']} tokens)" if "window" in spec else ""
-        lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}")
+        compute_dtype = CheckpointInfo(tasks=details["tasks"]).compute_dtype(task)
+        runs_in = f", runs in {compute_dtype} where the hardware has it" if compute_dtype != "float32" else ""
+        lines.append(f"task         {task}: {', '.join(what) if what else 'yes'}{window}{runs_in}")
     if details.get("shortlist"):
         shortlist = details["shortlist"]
         lines.append(f"shortlist    translation scores {shortlist['frequent']:,} frequent pieces and up to "

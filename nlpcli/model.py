@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nlpcli.attention import KeyValueCache, MultiHeadAttention
+from nlpcli.attention import KeyValueCache, MultiHeadAttention, decoding_cache_dtype
 from nlpcli.features import WORD_SHAPES
 
 
@@ -128,9 +128,9 @@ class EncoderLayer(FeedForwardMixin, nn.Module):
 
 
 class DecoderLayerCache:
-    def __init__(self) -> None:
-        self.self_attn = KeyValueCache()
-        self.encoder_attn = KeyValueCache()
+    def __init__(self, dtype: torch.dtype | None = None) -> None:
+        self.self_attn = KeyValueCache(dtype)
+        self.encoder_attn = KeyValueCache(dtype)
 
     def reorder(self, batch_indices: torch.Tensor, encoder_rows: torch.Tensor | None) -> None:
         """Self-attention follows ``batch_indices``; the encoder keys/values (the same
@@ -213,7 +213,7 @@ class Decoder(nn.Module):
         """Caches for decoding from the encoder output ``memory``: self-attention
         empty, every layer's cross-attention keys/values projected once per
         sentence and repeated for its ``rows_per_source`` rows (a beam's rows share them)."""
-        caches = [DecoderLayerCache() for _ in self.layers]
+        caches = [DecoderLayerCache(decoding_cache_dtype(memory)) for _ in self.layers]
         for layer, cache in zip(self.layers, caches):
             keys, values = layer.encoder_attn.project_keys_values(memory)
             cache.encoder_attn.append(keys.repeat_interleave(rows_per_source, dim=0),

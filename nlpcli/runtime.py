@@ -34,6 +34,23 @@ def cpu_has_bf16() -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def hardware_has_bf16(device: str) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices natively."""
+    import torch
+
+    return torch.cuda.is_bf16_supported() if device.startswith("cuda") else cpu_has_bf16()
+
+
+def runs_in_bf16(asked: bool | None, compute_dtype: str, device: str, int8: bool = False) -> bool:
+    """Whether a model runs in bfloat16: as asked (--bf16 / --fp32), else as its checkpoint
+    says for the task (compute_dtype "bfloat16": its scores were measured so) where the
+    hardware has bfloat16 instructions; never by default where bfloat16 would be emulated,
+    slower than float32, nor beside --int8."""
+    if asked is not None:
+        return asked
+    return compute_dtype == "bfloat16" and not int8 and hardware_has_bf16(device)
+
+
 def to_bfloat16(model):
     """bfloat16 weights and activations: faster on CPUs with bfloat16 matrix
     instructions (AVX512-BF16, AMX) and on GPUs; outputs may differ slightly from

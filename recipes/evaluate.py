@@ -9,7 +9,9 @@ headlines, with the lead baselines), SST-2 dev and the carved IMDB dev split,
 CoNLL-2003 dev (testa), and the SQuAD dev split carved from train by article.
 Inputs, references and predictions are written under --work so that every
 figure can be re-checked with the printed commands; --record stores the scores
-in the checkpoint's config.json (shown by `nlpcli info`).
+in the checkpoint's config.json (shown by `nlpcli info`). The commands run the
+checkpoint as it runs by default, or in --bf16 / --fp32; --record with one of
+them makes it the scored tasks' default compute dtype (config.json tasks.TASK.compute_dtype).
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def evaluate_translation(args, work: Path) -> dict:
             ref = write_lines(Path(f"{stem}.ref.{target}"), (ex[target] for ex in examples))
             hyp = Path(f"{stem}.hyp.{target}")
             run(["nlpcli", "translate", "-c", args.checkpoint, "--src", source, "--tgt", target, "--beam", args.beam,
-                 "-i", str(src), "-o", str(hyp)])
+                 "-i", str(src), "-o", str(hyp), *args.precision])
             report = json.loads(run(["nlpcli", "evaluate", "translate", "--hyp", str(hyp), "--ref", str(ref), "--json"]))
             values = {entry["name"].lower().rstrip("2"): entry["score"] for entry in report}
             scores[f"{spec.name}.{direction}"] = {"sentences": len(examples), "beam": int(args.beam), **values,
@@ -91,7 +93,7 @@ def evaluate_summaries(args, work: Path) -> dict:
         documents = write_lines(work / f"{spec.name}.documents", (ex["source"] for ex in examples))
         ref = write_lines(work / f"{spec.name}.ref", (ex["target"] for ex in examples))
         hyp = work / f"{spec.name}.hyp"
-        run(["nlpcli", "summarize", "-c", args.checkpoint, "--beam", args.beam, "-i", str(documents), "-o", str(hyp), "-q"])
+        run(["nlpcli", "summarize", "-c", args.checkpoint, "--beam", args.beam, "-i", str(documents), "-o", str(hyp), "-q", *args.precision])
         lead = write_lines(work / f"{spec.name}.lead-sentence", (lead_baseline(ex["source"]) for ex in examples))
         lead_n = write_lines(work / f"{spec.name}.lead-{LEAD_WORDS}-words", (lead_baseline(ex["source"], LEAD_WORDS) for ex in examples))
         scores[spec.name] = {"beam": int(args.beam), **rouge(hyp, ref),
@@ -106,7 +108,7 @@ def evaluate_sentiment(args, work: Path) -> dict:
         texts = write_lines(work / f"{spec.name}.txt", (ex["text"] for ex in examples))
         gold = write_lines(work / f"{spec.name}.gold", (["negative", "positive"][ex["label"]] for ex in examples))
         predictions = work / f"{spec.name}.pred"
-        run(["nlpcli", "classify-sentiment", "-c", args.checkpoint, "-i", str(texts), "-o", str(predictions), "-q"])
+        run(["nlpcli", "classify-sentiment", "-c", args.checkpoint, "-i", str(texts), "-o", str(predictions), "-q", *args.precision])
         scores[spec.name] = json.loads(run(["nlpcli", "evaluate", "classify-sentiment", "--predictions", str(predictions),
                                             "--gold", str(gold), "--json"]))
     return scores
@@ -115,7 +117,7 @@ def evaluate_sentiment(args, work: Path) -> dict:
 def evaluate_entities(args, work: Path) -> dict:
     gold = Path(args.data) / ENTITIES
     predictions = work / "conll2003-dev.pred"
-    run(["nlpcli", "tag-entities", "-c", args.checkpoint, "--input-format", "conll", "-i", str(gold), "-o", str(predictions), "-q"])
+    run(["nlpcli", "tag-entities", "-c", args.checkpoint, "--input-format", "conll", "-i", str(gold), "-o", str(predictions), "-q", *args.precision])
     report = json.loads(run(["nlpcli", "evaluate", "tag-entities", "--predictions", str(predictions), "--gold", str(gold), "--json"]))
     return {"conll2003-dev": report}
 
@@ -128,7 +130,7 @@ def evaluate_answers(args, work: Path) -> dict:
     data = work / "squad-dev.json"
     data.write_text(json.dumps(dev))
     predictions = work / "squad-dev.pred.json"
-    run(["nlpcli", "answer", "-c", args.checkpoint, "-i", str(data), "--format", "squad", "-o", str(predictions), "-q"])
+    run(["nlpcli", "answer", "-c", args.checkpoint, "-i", str(data), "--format", "squad", "-o", str(predictions), "-q", *args.precision])
     report = json.loads(run(["nlpcli", "evaluate", "answer", "--predictions", str(predictions), "--data", str(data), "--json"]))
     return {"squad-dev": {**report, "articles": len(dev["data"])}}
 
@@ -146,6 +148,11 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(EVALUATORS), help="comma-separated subset of the tasks")
     parser.add_argument("--translation-sets", default=",".join(s.name for s in TRANSLATION), help="comma-separated subset")
     parser.add_argument("--record", action="store_true", help="write the scores into CHECKPOINT/config.json")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--bf16", dest="precision", action="store_const", const=["--bf16"], default=[],
+                           help="run every command in bfloat16; with --record the scored tasks then run in it by default")
+    precision.add_argument("--fp32", dest="precision", action="store_const", const=["--fp32"],
+                           help="run every command in float32; with --record the scored tasks' default is float32 again")
     args = parser.parse_args()
 
     work = Path(args.work)
@@ -159,6 +166,10 @@ def main() -> None:
     if args.record:
         config = json.loads(config_path.read_text())
         config.setdefault("evaluation", {}).update(scores)
+        if args.precision:  # the scores were measured in this dtype, so it becomes the scored tasks' own
+            for task in args.tasks.split(","):
+                if task in served:
+                    config["tasks"][task]["compute_dtype"] = "bfloat16" if args.precision == ["--bf16"] else "float32"
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     print(json.dumps(scores, indent=2))
 

@@ -1,6 +1,6 @@
 import torch
 
-from nlpcli.attention import MultiHeadAttention, build_attend_mask
+from nlpcli.attention import KeyValueCache, MultiHeadAttention, build_attend_mask, decoding_cache_dtype
 
 
 def attention_and_inputs():
@@ -70,19 +70,48 @@ def test_cpu_training_in_bfloat16_takes_the_explicit_path_and_computes_the_same(
     assert all(p.grad is not None for p in attention.parameters())
 
 
+def count_fused_kernel_calls(monkeypatch) -> list:
+    """A list that grows by one at each call of torch's fused attention kernel."""
+    calls, fused_kernel = [], torch.nn.functional.scaled_dot_product_attention
+
+    def counting_fused_kernel(*args, **kwargs):
+        calls.append(1)
+        return fused_kernel(*args, **kwargs)
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", counting_fused_kernel)
+    return calls
+
+
+def test_decoding_one_query_in_bfloat16_on_a_cpu_takes_the_explicit_path(monkeypatch):
+    """A decoding step (one query, no gradients) in bfloat16 spells attention out too: the fused
+    CPU kernel is 2-6x slower there (benchmarks/attention_speed.py --decoding). It attends as the
+    fused kernel does; several queries at once, and float32, keep the fused kernel."""
+    attention, queries, memory, padding = attention_and_inputs()
+    attention = attention.to(torch.bfloat16)
+    step, memory = queries[:, -1:].to(torch.bfloat16), memory.to(torch.bfloat16)
+    with torch.inference_mode():
+        fused = attention(step, memory, key_padding_mask=padding)[0].float()
+        fused_calls = count_fused_kernel_calls(monkeypatch)
+        explicit = attention(step, memory, key_padding_mask=padding)[0].float()
+        assert fused_calls == []
+        torch.testing.assert_close(explicit, fused, atol=2e-2, rtol=2e-2)
+        attention(queries.to(torch.bfloat16), memory, key_padding_mask=padding)  # five queries
+        assert fused_calls == [1]
+        attention.float()(queries[:, -1:], memory.float(), key_padding_mask=padding)  # float32
+        assert fused_calls == [1, 1]
+    # its cache keeps float32, so that no step casts the keys and values of the steps before
+    assert decoding_cache_dtype(memory) == torch.float32 and decoding_cache_dtype(memory.float()) is None
+    cache = KeyValueCache(decoding_cache_dtype(memory))
+    keys, _ = cache.append(memory[:, None], memory[:, None])
+    assert keys.dtype == torch.float32
+
+
 def test_cpu_training_in_float32_keeps_the_fused_kernel(monkeypatch):
     """In float32 the explicit product is no faster over the lengths we train on (slower from
     128 keys on an AVX2 CPU: benchmarks/attention_speed.py --dtype float32), so only the
-    dtypes in ``explicit_in_cpu_training`` leave the fused kernel."""
-    assert MultiHeadAttention.explicit_in_cpu_training == frozenset({torch.bfloat16})
+    dtypes in ``explicit_on_cpu`` leave the fused kernel."""
+    assert MultiHeadAttention.explicit_on_cpu == frozenset({torch.bfloat16})
     attention, queries, memory, padding = attention_and_inputs()
-    fused_calls = []
-    fused_kernel = torch.nn.functional.scaled_dot_product_attention
-
-    def counting_fused_kernel(*args, **kwargs):
-        fused_calls.append(1)
-        return fused_kernel(*args, **kwargs)
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", counting_fused_kernel)
+    fused_calls = count_fused_kernel_calls(monkeypatch)
     attention.train()
     context, weights = attention(queries, memory, key_padding_mask=padding)
     assert fused_calls and weights is None

@@ -77,7 +77,11 @@ Layer = Annotated[str, typer.Option("--layer", help="Layer of the heatmap: N, la
 Head = Annotated[str, typer.Option("--head", help="Head of the heatmap: N or mean.")]
 Words = Annotated[bool, typer.Option("--words", help="Heatmaps over words (SentencePiece pieces merged).")]
 Int8 = Annotated[bool, typer.Option("--int8", help="Int8 linear layers (dynamic quantization): faster on CPUs.")]
-Bf16 = Annotated[bool, typer.Option("--bf16", help="bfloat16 weights and activations: faster where the CPU has bf16 instructions.")]
+Bf16 = Annotated[Optional[bool], typer.Option(
+    "--bf16/--fp32", show_default=False,
+    help="bfloat16 or float32 weights and activations [default: bfloat16 where the checkpoint's scores for the task "
+         "were measured in it (its compute_dtype, shown by nlpcli info) and the hardware multiplies bfloat16 natively "
+         "(AVX512-BF16/AMX CPUs, bf16 GPUs), else float32].")]
 
 # ---- the evaluate commands ------------------------------------------------------------
 EvalJson = Annotated[bool, typer.Option("--json", help="One JSON object: every figure, its interval and the signature.")]

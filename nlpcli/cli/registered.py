@@ -45,7 +45,7 @@ def task_command(task):
         head: Head = "mean",
         words: Words = False,
         int8: Int8 = False,
-        bf16: Bf16 = False,
+        bf16: Bf16 = None,
     ) -> None:
         from nlpcli.decoding import GenerationSettings
 

@@ -28,10 +28,11 @@ def attention_reporter(show: bool, out: Optional[str], layer: str, head: str, wo
     return AttentionReporter(console.stderr if show else None, out, layer, head, words)
 
 
-def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: bool = False, bf16: bool = False):
-    """Settle console, threads and device, load the checkpoint and check it serves ``task``."""
+def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: bool = False, bf16: bool | None = None):
+    """Settle console, threads and device, load the checkpoint and check it serves ``task``.
+    ``bf16``: --bf16 (True), --fp32 (False) or neither (None: the checkpoint's compute dtype for the task)."""
     from nlpcli.checkpoint import load_checkpoint
-    from nlpcli.runtime import cpu_has_bf16, quantize_int8, select_device, set_threads, to_bfloat16
+    from nlpcli.runtime import cpu_has_bf16, quantize_int8, runs_in_bf16, select_device, set_threads, to_bfloat16
     from nlpcli.tasks import check_task
 
     if bf16 and int8:  # refused before the checkpoint is loaded
@@ -41,10 +42,10 @@ def load_for(task: str, checkpoint, device: str, threads, quiet: bool, int8: boo
     device = select_device(device)
     loaded = load_checkpoint(checkpoint, device)
     check_task(loaded.info, task)
-    if bf16:
-        if device == "cpu" and not cpu_has_bf16():
-            console.warn("--bf16: this CPU has no bfloat16 matrix instructions (AVX512-BF16, AMX), "
-                         "so bfloat16 is emulated and slower than float32 here")
+    if bf16 and device == "cpu" and not cpu_has_bf16():
+        console.warn("--bf16: this CPU has no bfloat16 matrix instructions (AVX512-BF16, AMX), "
+                     "so bfloat16 is emulated and slower than float32 here")
+    if runs_in_bf16(bf16, loaded.info.compute_dtype(task), device, int8):
         loaded.model = to_bfloat16(loaded.model)
     if int8:
         loaded.model = quantize_int8(loaded.model, device)
@@ -90,7 +91,7 @@ class TaskRun:
     head: str = "mean"
     words: bool = False
     int8: bool = False
-    bf16: bool = False
+    bf16: Optional[bool] = None  # None: the checkpoint's compute dtype for the task
 
     @classmethod
     def from_arguments(cls, arguments: dict, **given) -> "TaskRun":
@@ -147,7 +148,7 @@ def translate(
     head: Head = "mean",
     words: Words = False,
     int8: Int8 = False,
-    bf16: Bf16 = False,
+    bf16: Bf16 = None,
     alignments: Annotated[bool, typer.Option("--alignments", help="Append word alignments from cross-attention (text: ' ||| 0-0 1-1'; jsonl: \"alignments\").")] = False,
     shortlist: Annotated[bool, typer.Option("--shortlist/--no-shortlist", help="Score only the target pieces likely for each batch, where the checkpoint has a vocabulary shortlist (faster).")] = True,
 ) -> None:
@@ -191,7 +192,7 @@ def summarize(
     head: Head = "mean",
     words: Words = False,
     int8: Int8 = False,
-    bf16: Bf16 = False,
+    bf16: Bf16 = None,
 ) -> None:
     """Summarize documents, one summary line per input line, in input order."""
     from nlpcli.decoding import Constraints, GenerationSettings
@@ -229,7 +230,7 @@ def answer(
     head: Head = "mean",
     words: Words = False,
     int8: Int8 = False,
-    bf16: Bf16 = False,
+    bf16: Bf16 = None,
 ) -> None:
     """Answer questions with a span of the given context."""
     from nlpcli.decoding import GenerationSettings
@@ -264,7 +265,7 @@ def classify_sentiment(
     head: Head = "mean",
     words: Words = False,
     int8: Int8 = False,
-    bf16: Bf16 = False,
+    bf16: Bf16 = None,
 ) -> None:
     """Label each text positive or negative, with the label's probability."""
     from nlpcli.decoding import GenerationSettings
@@ -294,7 +295,7 @@ def tag_entities(
     head: Head = "mean",
     words: Words = False,
     int8: Int8 = False,
-    bf16: Bf16 = False,
+    bf16: Bf16 = None,
 ) -> None:
     """Find PER, ORG, LOC and MISC entities."""
     from nlpcli.decoding import GenerationSettings
