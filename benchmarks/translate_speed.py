@@ -244,7 +244,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="first N sentences of each set only")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--engines", default="nlpcli,nlpcli-int8,nlpcli-bf16,transformers,ctranslate2,ctranslate2-int8",
+    parser.add_argument("--engines", default="nlpcli-default,nlpcli,nlpcli-int8,nlpcli-bf16,transformers,ctranslate2,ctranslate2-int8",
                         help="what to compare (transformers and ctranslate2 need the test extra)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one setting in a fresh process, as JSON
     args = parser.parse_args()
