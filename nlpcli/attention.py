@@ -109,8 +109,7 @@ class MultiHeadAttention(nn.Module):
         dropout_p = self.dropout if self.training else 0.0
         n_queries, n_keys, dtype = q.size(2), k.size(2), q.dtype
         weights = None
-        explicit_for_speed = ((self.training or n_queries == 1) and q.device.type == "cpu"
-                              and q.dtype in self.explicit_on_cpu)
+        explicit_for_speed = (self.training or n_queries == 1) and explicit_on_cpu(q)
         if explicit_for_speed and not self.training:
             # a decoding step: its small products in float32 (its cache keeps float32 keys and values,
             # decoding_cache_dtype), which rounds nothing (bfloat16 weights cost release 2's Multi30k
@@ -133,7 +132,12 @@ def decoding_cache_dtype(like: torch.Tensor) -> torch.dtype | None:
     """What a decoding cache keeps for a model computing in ``like``'s dtype and device: float32
     where MultiHeadAttention decodes in float32 (the dtypes of explicit_on_cpu, on a CPU),
     so that no step casts the whole cache; else None, the keys and values as computed."""
-    return torch.float32 if like.device.type == "cpu" and like.dtype in MultiHeadAttention.explicit_on_cpu else None
+    return torch.float32 if explicit_on_cpu(like) else None
+
+
+def explicit_on_cpu(x: torch.Tensor) -> bool:
+    """Whether ``x`` is on a CPU in a dtype of MultiHeadAttention.explicit_on_cpu."""
+    return x.device.type == "cpu" and x.dtype in MultiHeadAttention.explicit_on_cpu
 
 
 def build_attend_mask(

@@ -159,17 +159,16 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     config_path = Path(args.checkpoint) / "config.json"
     served = json.loads(config_path.read_text())["tasks"]
+    scored = [task for task in args.tasks.split(",") if task in served]
     scores = {}
-    for task in args.tasks.split(","):
-        if task in served:
-            scores.update(EVALUATORS[task](args, work))
+    for task in scored:
+        scores.update(EVALUATORS[task](args, work))
     if args.record:
         config = json.loads(config_path.read_text())
         config.setdefault("evaluation", {}).update(scores)
         if args.precision:  # the scores were measured in this dtype, so it becomes the scored tasks' own
-            for task in args.tasks.split(","):
-                if task in served:
-                    config["tasks"][task]["compute_dtype"] = "bfloat16" if args.precision == ["--bf16"] else "float32"
+            for task in scored:
+                config["tasks"][task]["compute_dtype"] = "bfloat16" if args.precision == ["--bf16"] else "float32"
         config_path.write_text(json.dumps(config, indent=2) + "\n")
     print(json.dumps(scores, indent=2))
 
