@@ -15,7 +15,7 @@ def sources_of_a_step(trainer: Trainer, task: str) -> list[torch.Tensor]:
     """The encoder inputs one training step of ``task`` feeds the model."""
     seen = []
 
-    def record(step_task, src, tgt):
+    def record(step_task, src, tgt, infilling):
         seen.append(src.clone())
         return torch.zeros((), requires_grad=True)
 

@@ -218,6 +218,20 @@ class Task(ABC):
                 record.line, source, self.attention(runner, source, result))))
 
 
+def next_token_count(tgt, pad_id: int) -> int:
+    """The decoder's predictions in a batch of targets ``<s> output </s>``: every token after ``<s>``."""
+    return int(tgt[:, 1:].ne(pad_id).sum())
+
+
+def next_token_loss(model, src, tgt, pad_id: int, label_smoothing: float):
+    """The decoder's teacher-forced cross-entropy of each next token, summed over the batch."""
+    import torch.nn.functional as F
+
+    logits = model(src, tgt[:, :-1])
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
+                           ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum")
+
+
 class DecoderTask(Task):
     """A task whose output the decoder writes, token by token: the target is
     ``<s> output </s>`` and the loss is the cross-entropy of each next token.
@@ -248,14 +262,10 @@ class DecoderTask(Task):
         return pad_id
 
     def prediction_count(self, tgt, pad_id: int) -> int:
-        return int(tgt[:, 1:].ne(pad_id).sum())
+        return next_token_count(tgt, pad_id)
 
     def loss(self, model, src, tgt, pad_id: int, label_smoothing: float):
-        import torch.nn.functional as F
-
-        logits = model(src, tgt[:, :-1])
-        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt[:, 1:].reshape(-1),
-                               ignore_index=pad_id, label_smoothing=label_smoothing, reduction="sum")
+        return next_token_loss(model, src, tgt, pad_id, label_smoothing)
 
     # ---- inference: one generated text per input text -----------------------------
     input_field = "source"

@@ -101,6 +101,7 @@ class Recipe:
     mix: dict = field(default_factory=dict)  # task -> share of training steps
     cooldown_mix: dict = field(default_factory=dict)  # task -> share of a release cooldown's steps ([mix] if empty)
     token_dropout: dict = field(default_factory=dict)  # task -> chance that a piece of its training input becomes <unk>
+    span_infilling: dict = field(default_factory=dict)  # task -> chance that a step of it trains span infilling on its batch
 
     @property
     def tasks(self) -> list[str]:
@@ -165,7 +166,7 @@ def _build(cls, values: Any, where: str):
 
 
 def recipe_from_dict(raw: dict) -> Recipe:
-    known = {"name", "model", "tokenizer", "train", "data", "mix", "cooldown_mix", "token_dropout"}
+    known = {"name", "model", "tokenizer", "train", "data", "mix", "cooldown_mix", "token_dropout", "span_infilling"}
     for key in raw:
         if key not in known:
             raise RecipeError(f"unknown recipe key {key} (known: {', '.join(sorted(known))})")
@@ -183,14 +184,16 @@ def recipe_from_dict(raw: dict) -> Recipe:
         mix=_check_task_table("mix", raw.get("mix", {})),
         cooldown_mix=_check_task_table("cooldown_mix", raw.get("cooldown_mix", {})),
         token_dropout=_check_task_table("token_dropout", raw.get("token_dropout", {})),
+        span_infilling=_check_task_table("span_infilling", raw.get("span_infilling", {})),
     )
     if not recipe.train_data:
         raise RecipeError("recipe has no [[data.train]] data set")
     if recipe.train.schedule not in ("cosine", "wsd"):
         raise RecipeError(f"recipe key train.schedule: expected \"cosine\" or \"wsd\", got {recipe.train.schedule!r}")
-    for task, chance in recipe.token_dropout.items():
-        if not 0.0 <= chance < 1.0:
-            raise RecipeError(f"recipe key token_dropout.{task}: expected a chance in [0, 1), got {chance}")
+    for table in ("token_dropout", "span_infilling"):
+        for task, chance in getattr(recipe, table).items():
+            if not 0.0 <= chance < 1.0:
+                raise RecipeError(f"recipe key {table}.{task}: expected a chance in [0, 1), got {chance}")
     if recipe.train.trunk_precision not in ("compact", "exact"):
         raise RecipeError(f"recipe key train.trunk_precision: expected \"compact\" or \"exact\", got {recipe.train.trunk_precision!r}")
     for spec in recipe.train_data + recipe.dev_data:
@@ -214,7 +217,7 @@ def recipe_from_dict(raw: dict) -> Recipe:
 
 
 def _check_task_table(key: str, table: Any) -> dict[str, float]:
-    """A table of task = number ([mix], [cooldown_mix], [token_dropout])."""
+    """A table of task = number ([mix], [cooldown_mix], [token_dropout], [span_infilling])."""
     if not isinstance(table, dict):
         raise RecipeError(f"recipe key {key}: expected a table of task = number")
     for task, value in table.items():

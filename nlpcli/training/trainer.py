@@ -13,7 +13,9 @@ A run folder holds everything of one run:
 
 Several tasks train one model: every step draws one task (with the recipe's
 [mix] shares, from a generator seeded by the step, so a resumed run draws the
-same tasks) and takes the next batch of that task's own stream of epochs.
+same tasks) and takes the next batch of that task's own stream of epochs. With
+[span_infilling], a share of a task's steps trains the decoder to restore
+hidden spans of that batch's texts instead of the task's own objective.
 
 A run can also continue a trunk (``trunk``: the kept state of a warmup-stable-decay
 schedule, nlpcli/training/trunk.py) by ``add_steps`` steps at the constant lr and
@@ -44,10 +46,11 @@ from nlpcli.errors import RecipeError
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.runtime import cpu_has_bf16
 from nlpcli.tasks import TASKS, DevSet
+from nlpcli.tasks.base import next_token_count
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.averaging import WeightAverage
 from nlpcli.training.distributed import World, launcher
-from nlpcli.training.objectives import TaskLoss, collate, drop_tokens, prediction_count, task_loss
+from nlpcli.training.objectives import TaskLoss, collate, drop_tokens, mask_spans, prediction_count, task_loss
 from nlpcli.training import trunk as trunks
 from nlpcli.training.recipe import DatasetSpec, Recipe
 
@@ -90,6 +93,7 @@ DEV_BATCH_SIZE = 64  # dev examples per batch of dev_loss
 # primes that spread the seeds of the generators: the task drawn at each step
 # (seed x STEP_SEEDS + step) and each task's stream of epochs (seed + TASK_SEEDS x task index)
 STEP_SEEDS, TASK_SEEDS = 1_000_003, 7919
+INFILLING_SEED = 500_009  # offsets the generator that draws a step's span infilling from the one that draws its task
 LAST_STEP, AVERAGED = "last step", "averaged"  # the weights a validation scores (the second if kept)
 AVERAGE_FILE = "average.safetensors"  # in a run's state/
 
@@ -464,15 +468,17 @@ class Trainer:
         while self.step < settings.max_steps:
             step_start = time.time()
             task = self.task_of_step(self.step)
-            loss_sum, count, tokens = self.train_step(task)
+            infilling = self.infilling_step(task)
+            loss_sum, count, tokens = self.train_step(task, infilling)
             grad_norm = self.optimizer_step()
             self.step += 1
             if self.average:
                 self.average.update(self.model, self.step)
             self.tokens_seen[task] += tokens
             self.elapsed += time.time() - step_start
-            window["loss"][task] = window["loss"].get(task, 0.0) + loss_sum
-            window["count"][task] = window["count"].get(task, 0) + count
+            logged = f"{task} infilling" if infilling else task
+            window["loss"][logged] = window["loss"].get(logged, 0.0) + loss_sum
+            window["count"][logged] = window["count"].get(logged, 0) + count
             window["tokens"] += tokens
             # every rank stops at the same step: their clocks started apart, and a rank that stopped
             # before the others would leave them waiting for it in the gradient all-reduce
@@ -490,18 +496,32 @@ class Trainer:
                 self.save_state()
             update(self.step)
 
-    def train_step(self, task: str) -> tuple[float, int, int]:
+    def infilling_step(self, task: str) -> bool:
+        """Whether this step of ``task`` trains span infilling ([span_infilling]),
+        drawn like every step's task from a generator seeded by the step."""
+        chance = self.recipe.span_infilling.get(task, 0.0)
+        if not chance:
+            return False
+        generator = torch.Generator().manual_seed(self.settings.seed * STEP_SEEDS + self.step + INFILLING_SEED)
+        return bool(torch.rand((), generator=generator) < chance)
+
+    def train_step(self, task: str, infilling: bool = False) -> tuple[float, int, int]:
         """Forward and backward over this step's micro-batches: every rank draws
         the same ``accumulation`` batches of the task's stream and trains on its
         share, so N ranks x A micro-batches each = 1 rank x N*A micro-batches.
         Gradients are of the loss summed over all predictions of the step divided
-        by their count. Returns the step's summed loss, predictions and source tokens."""
-        pad_id, world = self.tokenizer.pad_id, self.world
+        by their count. ``infilling``: the batches' texts with spans hidden, and the
+        decoder restores them (mask_spans; no token dropout on top). Returns the
+        step's summed loss, predictions and source tokens."""
+        pad_id, world, tok = self.tokenizer.pad_id, self.world, self.tokenizer
         micro_batches = [self.next_batch(task) for _ in range(self.settings.accumulation)]
         mine = [collate(self.pools[task], b, pad_id, task) for b in micro_batches[world.rank :: world.size]]
-        if chance := self.recipe.token_dropout.get(task, 0.0):
-            mine = [(drop_tokens(src, chance, self.droppable, self.tokenizer.unk_id), tgt) for src, tgt in mine]
-        local_count = sum(prediction_count(task, tgt, pad_id) for _, tgt in mine)
+        if infilling:
+            mine = [mask_spans(src, self.droppable, tok.unk_id, tok.bos_id, tok.eos_id, pad_id) for src, _ in mine]
+        elif chance := self.recipe.token_dropout.get(task, 0.0):
+            mine = [(drop_tokens(src, chance, self.droppable, tok.unk_id), tgt) for src, tgt in mine]
+        local_count = sum(next_token_count(tgt, pad_id) if infilling else prediction_count(task, tgt, pad_id)
+                          for _, tgt in mine)
         local_tokens = sum(int(src.ne(pad_id).sum()) for src, _ in mine)
         count, tokens = world.sum([local_count, local_tokens])
         local_loss = 0.0
@@ -509,7 +529,7 @@ class Trainer:
             last = index == len(mine) - 1
             # DistributedDataParallel averages gradients over ranks: scale the sum back up
             with self.autocast(), (nullcontext() if last or not world.distributed else self.trainable.no_sync()):
-                loss_sum = self.trainable(task, src.to(self.device), tgt.to(self.device))
+                loss_sum = self.trainable(task, src.to(self.device), tgt.to(self.device), infilling)
             scaled = loss_sum * world.size / count
             (self.scaler.scale(scaled) if self.scaler else scaled).backward()
             local_loss += loss_sum.item()
