@@ -41,9 +41,9 @@ def mask_spans(src: torch.Tensor, droppable: torch.Tensor, mask_id: int, bos_id:
     (T5's targets, with one sentinel for every span since they come in order).
     ``droppable`` says per vocabulary id whether it is text: task and language
     tokens, </s> and padding are never hidden. Returns (sources, targets)."""
-    sources, targets = [], []
+    sources, targets, is_text = [], [], droppable.tolist()
     for row in src.tolist():
-        text = [position for position, token in enumerate(row) if droppable[token]]
+        text = [position for position, token in enumerate(row) if is_text[token]]
         spans = max(1, round(len(text) * NOISE_DENSITY / SPAN_LENGTH)) if text else 0
         hidden = {position for start in torch.randperm(len(text))[:spans].tolist()
                   for position in text[start : start + SPAN_LENGTH]}
