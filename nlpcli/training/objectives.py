@@ -8,7 +8,7 @@ from torch import nn
 
 from nlpcli.batching import Pool, pad
 from nlpcli.tasks import get_task
-from nlpcli.tasks.base import next_token_loss
+from nlpcli.tasks.base import next_token_count, next_token_loss
 
 
 def collate(pools: list[Pool], batch: list[tuple[int, int]], pad_id: int, task: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,27 +61,28 @@ def mask_spans(src: torch.Tensor, droppable: torch.Tensor, mask_id: int, bos_id:
     return pad(sources, pad_id), pad(targets, pad_id)
 
 
-def prediction_count(task: str, tgt: torch.Tensor, pad_id: int) -> int:
+def prediction_count(task: str, tgt: torch.Tensor, pad_id: int, infilling: bool = False) -> int:
     """How many predictions a batch's task_loss sums over."""
-    return get_task(task).prediction_count(tgt, pad_id)
+    return next_token_count(tgt, pad_id) if infilling else get_task(task).prediction_count(tgt, pad_id)
 
 
-def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float) -> torch.Tensor:
-    """Loss summed over the batch's predictions (prediction_count of them)."""
+def task_loss(model, task: str, src: torch.Tensor, tgt: torch.Tensor, pad_id: int, label_smoothing: float,
+              infilling: bool = False) -> torch.Tensor:
+    """Loss summed over the batch's predictions (prediction_count of them). ``infilling``:
+    the batch is a task's text through ``mask_spans``, and the loss is the decoder's
+    on the hidden spans, whatever the task."""
+    if infilling:
+        return next_token_loss(model, src, tgt, pad_id, label_smoothing)
     return get_task(task).loss(model, src, tgt, pad_id, label_smoothing)
 
 
 class TaskLoss(nn.Module):
     """The model with the task losses as its forward(), so that
-    DistributedDataParallel sees (and synchronises) every task's computation.
-    ``infilling``: the batch is a task's text through ``mask_spans``, and the loss
-    is the decoder's on the hidden spans, whatever the task."""
+    DistributedDataParallel sees (and synchronises) every task's computation."""
 
     def __init__(self, model, pad_id: int, label_smoothing: float) -> None:
         super().__init__()
         self.model, self.pad_id, self.label_smoothing = model, pad_id, label_smoothing
 
     def forward(self, task: str, src: torch.Tensor, tgt: torch.Tensor, infilling: bool = False) -> torch.Tensor:
-        if infilling:
-            return next_token_loss(self.model, src, tgt, self.pad_id, self.label_smoothing)
-        return task_loss(self.model, task, src, tgt, self.pad_id, self.label_smoothing)
+        return task_loss(self.model, task, src, tgt, self.pad_id, self.label_smoothing, infilling)

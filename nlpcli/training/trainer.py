@@ -46,7 +46,6 @@ from nlpcli.errors import RecipeError
 from nlpcli.model import ModelConfig, Seq2SeqTransformer
 from nlpcli.runtime import cpu_has_bf16
 from nlpcli.tasks import TASKS, DevSet
-from nlpcli.tasks.base import next_token_count
 from nlpcli.tokenizer import Tokenizer
 from nlpcli.training.averaging import WeightAverage
 from nlpcli.training.distributed import World, launcher
@@ -520,8 +519,7 @@ class Trainer:
             mine = [mask_spans(src, self.droppable, tok.unk_id, tok.bos_id, tok.eos_id, pad_id) for src, _ in mine]
         elif chance := self.recipe.token_dropout.get(task, 0.0):
             mine = [(drop_tokens(src, chance, self.droppable, tok.unk_id), tgt) for src, tgt in mine]
-        local_count = sum(next_token_count(tgt, pad_id) if infilling else prediction_count(task, tgt, pad_id)
-                          for _, tgt in mine)
+        local_count = sum(prediction_count(task, tgt, pad_id, infilling) for _, tgt in mine)
         local_tokens = sum(int(src.ne(pad_id).sum()) for src, _ in mine)
         count, tokens = world.sum([local_count, local_tokens])
         local_loss = 0.0
