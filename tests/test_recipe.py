@@ -83,3 +83,21 @@ def test_a_cooldown_takes_the_cooldown_mix_and_a_continuation_the_mix(tmp_path):
     assert recipe.task_shares(cooldown=True) == {"translate": 0.25, "summarize": 0.75}
     with pytest.raises(RecipeError, match="unknown recipe key cooldown_mix.translation"):
         load_recipe(write(tmp_path, text + "translation = 1\n"))
+
+
+def test_match_keeps_only_the_examples_whose_text_matches(tmp_path):
+    (tmp_path / "sst.tsv").write_text("sentence\tlabel\nnot bad at all\t1\na joy\t1\ndull , but pretty\t0\nnothing new\t0\n")
+    negations = DatasetSpec("neg", "sst.tsv", task="classify-sentiment", format="glue-tsv", fields=["sentence", "label"],
+                            match=r"(^| )(not|nothing)( |$)| but ")
+    assert [e["text"] for e in negations.load(tmp_path)] == ["not bad at all", "dull , but pretty", "nothing new"]
+    # a translation pair is kept when either side matches
+    (tmp_path / "p.en").write_text("a dog\na cat\n")
+    (tmp_path / "p.de").write_text("ein Hund\neine Katze\n")
+    pairs = DatasetSpec("p", "p", languages=["en", "de"], directions=["en-de"], match="Katze")
+    assert pairs.load(tmp_path) == [{"en": "a cat", "de": "eine Katze"}]
+
+
+def test_a_bad_match_pattern_names_the_data_set(tmp_path):
+    text = BASE.replace('directions = ["en-de", "de-en"]', 'directions = ["en-de", "de-en"]\nmatch = "(not"')
+    with pytest.raises(RecipeError, match="data set 'toy': match '\\(not' is not a regular expression"):
+        load_recipe(write(tmp_path, text))

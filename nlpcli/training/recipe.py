@@ -5,6 +5,7 @@ with a message naming it.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -67,6 +68,10 @@ class DatasetSpec:
     ``weight``: examples drawn per epoch relative to the set's size (0.25 = a
     fresh random quarter every epoch, 2 = twice over).
     ``limit``: use only the first N examples (dev sets: bounds validation time).
+    ``match``: keep only the examples one of whose texts matches this regular
+    expression (Python ``re.search``). With the same corpus listed twice, once
+    filtered, the matching examples are drawn more often (e.g. a classifier's
+    training phrases of the length its inputs have).
     """
 
     name: str
@@ -81,12 +86,16 @@ class DatasetSpec:
     carve_percent: float = 0.0
     split: str = "train"
     limit: int = 0
+    match: str = ""
 
     def load(self, data_root: Path) -> list[dict]:
         task = TASKS[self.task]
         examples = task.read_examples(self, Path(data_root) / self.path)
         if self.carve_percent:
             examples = carve(examples, task.carve_key(self), self.carve_percent, self.split)
+        if self.match:
+            pattern = re.compile(self.match)
+            examples = [ex for ex in examples if any(pattern.search(text) for text in task.training_texts(self, ex))]
         return examples[: self.limit] if self.limit else examples
 
 
@@ -206,6 +215,10 @@ def recipe_from_dict(raw: dict) -> Recipe:
         if spec.format in ("jsonl", "glue-tsv") and len(spec.fields) != 2:
             raise RecipeError(f"data set {spec.name!r}: format {spec.format} needs fields = [input field, output field]")
         task.check_spec(spec)
+        try:
+            re.compile(spec.match)
+        except re.error as error:
+            raise RecipeError(f"data set {spec.name!r}: match {spec.match!r} is not a regular expression: {error}") from None
         for direction in spec.directions:
             try:
                 source, target = parse_direction(direction)
