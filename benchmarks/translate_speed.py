@@ -303,9 +303,11 @@ def main() -> None:
         search = "greedy" if row["beam"] == 1 else f"beam {row['beam']}"
         base = baseline.get((row["checkpoint"], row["set"], row["beam"]))
         ratio = f"{row['target_tokens_per_s'] / base:.2f}" if base else "-"
-        # a shortlist engine is compared with the first checkpoint's same engine, or without the shortlist if it has none
-        reference = first.get((row["set"], row["engine"], row["beam"])) or first[(row["set"], row["engine"].removesuffix("+shortlist"), row["beam"])]
-        against_first = f"{row['target_tokens_per_s'] / reference:.2f}"
+        # a shortlist engine is compared with the first checkpoint's same engine, or without the shortlist if it
+        # has none; "-" where the first checkpoint ran neither (e.g. int8+shortlist against a release 1 run without int8)
+        reference = (first.get((row["set"], row["engine"], row["beam"]))
+                     or first.get((row["set"], row["engine"].removesuffix("+shortlist"), row["beam"])))
+        against_first = f"{row['target_tokens_per_s'] / reference:.2f}" if reference else "-"
         print(f"{row['checkpoint'][-33:]:<34}{row['set']:<14}{row['engine']:<23}{search:<8}{row['target_tokens_per_s']:>11}"
               f"{row['sentences_per_s']:>9}{row['peak_rss_mib']:>14}{row['bleu']:>8}{ratio:>16}{against_first:>9}")
     for checkpoint in checkpoints:
