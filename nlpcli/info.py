@@ -82,8 +82,10 @@ def render_info(details: dict) -> str:
     if "imported_from" in training:
         lines.append(f"imported     from {training['imported_from']} ({training.get('format')})")
     elif training:
-        last = (training.get("history") or [{}])[-1]
-        if "seconds" in last:  # a trunk's train_seconds run on over every machine it continued on: name the last run
+        # a trunk's train_seconds run on over every machine it continued on: name the last run that trained
+        # (an average of checkpoints, recipes/average.py, trains nothing; its weights line says what it is)
+        last = next((record for record in reversed(training.get("history") or []) if "seconds" in record), {})
+        if last:
             spent = f"; the last run, a {last.get('kind', 'run')} of {last['steps']:,} steps, {last['seconds']:,} s"
         else:
             spent = f", {training.get('train_seconds', 0) / 3600:.1f} h"

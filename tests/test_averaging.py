@@ -105,3 +105,84 @@ def test_a_cooled_release_holds_the_average_only_where_it_scores_better(tmp_path
                           trunk=tmp_path / "trunk", cooldown=10)
         config = json.loads((release.train() / "config.json").read_text())
         assert config["training"]["steps"] == 30 and config["training"].get("weights") == weights
+
+
+def run_record(name: str, steps: int, hours: float) -> dict:
+    return {"kind": "cooldown", "command": f"nlpcli train {name}", "steps": steps, "seconds": 10, "hardware_kind": "cpu",
+            "device_hours": hours, "tokens": {"translate": 100 * steps}}
+
+
+@pytest.fixture
+def two_cooldowns(tmp_path, tiny_model):
+    """Two checkpoints of one lineage: a shared trunk run, then each its own cooldown; the first one
+    carries what a release records on its own weights (scores, a temperature, a compute dtype)."""
+    from nlpcli.checkpoint import CheckpointInfo, save_checkpoint
+    from nlpcli.model import Seq2SeqTransformer
+    from nlpcli.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.train(["a b c d e f g h"] * 20, vocab_size=300)
+    tiny_model.config.vocab_size = len(tokenizer)
+    trunk = run_record("trunk", 100, 1.0)
+    folders, models = [], []
+    for seed, cooldown in ((0, run_record("cool-a", 10, 0.5)), (1, run_record("cool-b", 20, 0.25))):
+        torch.manual_seed(seed)
+        models.append(Seq2SeqTransformer(tiny_model.config).eval())
+        info = CheckpointInfo(tasks={"translate": {"directions": ["en-de"], "compute_dtype": "bfloat16"}},
+                              training={"recipe": "toy", "steps": 100 + cooldown["steps"], "history": [trunk, cooldown]},
+                              dtype="float32")
+        folders.append(tmp_path / f"cool-{seed}")
+        save_checkpoint(folders[-1], models[-1], tokenizer, info)
+    config_path = folders[0] / "config.json"
+    config = json.loads(config_path.read_text())
+    config["model"]["sentiment_temperature"] = 2.0
+    config["evaluation"] = {"multi30k-val.en-de": {"bleu": 40.0}}
+    config_path.write_text(json.dumps(config))
+    return folders, models
+
+
+def test_an_average_of_checkpoints_is_their_weighted_mean_and_counts_every_run_behind_it_once(two_cooldowns, tmp_path):
+    from nlpcli.checkpoint import load_checkpoint
+    from nlpcli.training.averaging import average_checkpoints
+
+    (first, second), (model_a, model_b) = two_cooldowns
+    average_checkpoints([first, second], [3.0, 1.0], tmp_path / "soup", command="average a b")
+    soup = load_checkpoint(tmp_path / "soup")
+    a, b = model_a.state_dict(), model_b.state_dict()
+    for name, tensor in soup.model.state_dict().items():
+        torch.testing.assert_close(tensor, 0.75 * a[name] + 0.25 * b[name])
+    assert soup.info.compute_dtype("translate") == "float32"  # bfloat16 was measured on the first one's weights only
+    assert soup.model.config.sentiment_temperature == 1.0
+    config = describe(tmp_path / "soup")
+    assert config["evaluation"] == {}
+    training = json.loads((tmp_path / "soup" / "config.json").read_text())["training"]
+    assert [r["command"] for r in training["history"]] == ["nlpcli train trunk", "nlpcli train cool-b", "nlpcli train cool-a",
+                                                           "average a b"]
+    assert training["totals"]["steps"] == 130 and training["totals"]["device_hours"] == {"cpu": 1.75}
+    assert training["totals"]["source_tokens"] == {"translate": 13000}
+    shown = render_info(config)
+    assert "weighted mean of" in shown and "130 steps in 4 runs" in shown
+
+
+def test_checkpoints_of_another_shape_or_tokenizer_do_not_average(two_cooldowns, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from nlpcli.errors import CheckpointError
+    from nlpcli.training.averaging import average_checkpoints
+
+    (first, second), _ = two_cooldowns
+    other = tmp_path / "other-shape"
+    shutil.copytree(second, other)
+    config = json.loads((other / "config.json").read_text())
+    config["model"]["decoder_layers"] = 1
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="another model shape"):
+        average_checkpoints([first, other], [1.0, 1.0], tmp_path / "soup", command="")
+    shutil.copyfile("checkpoints/nlpcli-base/tokenizer.model", second / "tokenizer.model")
+    with pytest.raises(CheckpointError, match="another tokenizer"):
+        average_checkpoints([first, second], [1.0, 1.0], tmp_path / "soup", command="")
+    assert not (tmp_path / "soup").exists()
+    done = subprocess.run([sys.executable, "recipes/average.py", str(first), "--out", str(tmp_path / "soup")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and done.stderr == "average: give two or more checkpoints and one positive weight for each\n"

@@ -124,6 +124,9 @@ def test_info_rendering_is_a_plain_function():
               "history": [{}, {"kind": "cooldown", "steps": 300, "seconds": 89}]}
     assert render_info({**details, "training": cooled}).split("\n")[7] == (
         "training     recipe toy, 12,000 steps; the last run, a cooldown of 300 steps, 89 s on NVIDIA H200")
+    # an average of checkpoints (recipes/average.py) trained nothing: the last run named is still the cooldown
+    averaged = {**cooled, "history": [*cooled["history"], {"kind": "average", "command": "python recipes/average.py a b"}]}
+    assert render_info({**details, "training": averaged}).split("\n")[7] == render_info({**details, "training": cooled}).split("\n")[7]
     # a task scored in bfloat16 runs in it by default (runtime.runs_in_bf16), and says so
     bf16 = {**details, "tasks": {"translate": {"directions": ["en-de"], "compute_dtype": "bfloat16"}}}
     assert render_info(bf16).split("\n")[3] == "task         translate: en-de, runs in bfloat16 where the hardware has it"
