@@ -28,10 +28,10 @@ def main() -> None:
         sys.exit(f"average: --weights takes numbers separated by commas, not {args.weights!r}")
     command = shlex.join(["python", "recipes/average.py", *sys.argv[1:]])
     try:
-        config = average_checkpoints(args.checkpoints, weights, args.out, command)
+        training = average_checkpoints(args.checkpoints, weights, args.out, command)
     except (NlpcliError, ValueError) as error:
         sys.exit(f"average: {error}")
-    print(f"wrote {args.out}: {config['training']['weights']}", file=sys.stderr)
+    print(f"wrote {args.out}: {training['weights']}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ noise (docs/release-2.md, "Candidate 24").
 from __future__ import annotations
 
 import json
-import shutil
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -27,13 +26,11 @@ from pathlib import Path
 import torch
 
 from nlpcli.checkpoint import (
-    CARD_FILE,
-    CONFIG_FILE,
-    FORMAT_NAME,
     TOKENIZER_FILE,
-    WEIGHTS_FILE,
+    CheckpointInfo,
+    load_checkpoint,
     read_config,
-    write_atomically,
+    save_checkpoint,
 )
 from nlpcli.errors import CheckpointError
 from nlpcli.model import ModelConfig
@@ -99,71 +96,50 @@ class WeightAverage:
 
 def average_checkpoints(folders: list[Path], weights: list[float], out: Path, command: str) -> dict:
     """Write to ``out`` the checkpoint whose every weight is the weighted mean of ``folders``' weights
-    (computed in float32, stored in the first one's dtype); returns its config.
+    (computed in float32, stored in the first one's dtype); returns its training record.
 
-    The checkpoints must share shape and tokenizer. The config is the first one's, less what was measured
-    on its own weights (dev scores, calibration temperatures, the compute dtype they were scored in), which
-    the average has to earn again (recipes/calibrate.py, recipes/evaluate.py --record). Its training history
+    The checkpoints must share shape and tokenizer. The average takes the first one's settings, less what was
+    measured on its own weights (dev scores, calibration temperatures, the compute dtype they were scored in),
+    which it has to earn again (recipes/calibrate.py, recipes/evaluate.py --record). Its training history
     is every run that led to any of them, each once (the first one's last), then the average itself, so its
     totals count all the compute the weights stand on."""
-    from safetensors.torch import load_file, save_file
-
     folders = [Path(folder) for folder in folders]
     if len(folders) < 2 or len(weights) != len(folders) or any(w <= 0 for w in weights):
         raise ValueError("give two or more checkpoints and one positive weight for each")
-    configs = [read_config(folder) for folder in folders]
-    first = folders[0]
-    for folder, config in zip(folders[1:], configs[1:]):
-        if _shape(config) != _shape(configs[0]):
-            raise CheckpointError(f"{folder} has another model shape than {first}; only checkpoints of one lineage average")
-        if (folder / TOKENIZER_FILE).read_bytes() != (first / TOKENIZER_FILE).read_bytes():
-            raise CheckpointError(f"{folder} has another tokenizer than {first}")
-    states = [load_file(str(folder / WEIGHTS_FILE)) for folder in folders]
-    for folder, state in zip(folders[1:], states[1:]):
-        if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in states[0].items()}:
-            raise CheckpointError(f"{folder / WEIGHTS_FILE} does not hold the same tensors as {first / WEIGHTS_FILE}")
+    shapes = [_shape(ModelConfig.from_dict(read_config(folder)["model"])) for folder in folders]
+    for folder, shape in zip(folders[1:], shapes[1:]):  # before loading, which would refuse the weights less plainly
+        if shape != shapes[0]:
+            raise CheckpointError(f"{folder} has another model shape than {folders[0]}; only checkpoints of one lineage average")
+        if (folder / TOKENIZER_FILE).read_bytes() != (folders[0] / TOKENIZER_FILE).read_bytes():
+            raise CheckpointError(f"{folder} has another tokenizer than {folders[0]}")
+    parts = [load_checkpoint(folder) for folder in folders]  # each checked against its own config
+    first = parts[0]
     share = [w / sum(weights) for w in weights]
-    averaged = {name: sum(s * state[name].float() for s, state in zip(share, states)).to(tensor.dtype).contiguous()
-                for name, tensor in states[0].items()}
+    states = [part.model.state_dict() for part in parts]
+    averaged = {name: sum(s * state[name].float() for s, state in zip(share, states)) for name in states[0]}
+    model = first.model
+    model.config = ModelConfig.from_dict(shapes[0])  # the temperatures back at their defaults
+    model.load_state_dict(averaged)
 
-    config = json.loads(json.dumps(configs[0]))  # a deep copy
-    config.pop("evaluation", None)
-    config.pop("calibration", None)
-    for field in _temperature_fields():
-        config["model"].pop(field, None)
-    for spec in config.get("tasks", {}).values():
-        spec.pop("compute_dtype", None)
     history, seen = [], set()  # the first checkpoint's own runs last, so that its last run ends the history
-    for record in (r for c in reversed(configs) for r in c.get("training", {}).get("history", [])):
+    for record in (r for part in reversed(parts) for r in part.info.training.get("history", [])):
         key = json.dumps(record, sort_keys=True)
         if key not in seen:
             seen.add(key)
             history.append(record)
-    parts = [{"checkpoint": str(folder), "weight": w, "steps": c.get("training", {}).get("steps")}
-             for folder, w, c in zip(folders, share, configs)]
-    history.append({"kind": "average", "command": command, "of": parts, "date": date.today().isoformat()})
-    training = config.setdefault("training", {})
-    training.pop("dev_scores_greedy", None)  # the first one's, measured on its own weights
+    of = [{"checkpoint": str(part.path), "weight": w, "steps": part.info.training.get("steps")} for part, w in zip(parts, share)]
+    history.append({"kind": "average", "command": command, "of": of, "date": date.today().isoformat()})
+    training = {key: value for key, value in first.info.training.items() if key != "dev_scores_greedy"}  # the first one's own
     training.update(history=history, totals=totals(history),
-                    weights="weighted mean of " + ", ".join(f"{p['checkpoint']} ({p['weight']:.3g})" for p in parts))
-
-    def write_files(staging: Path) -> None:
-        save_file(averaged, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
-        shutil.copyfile(first / TOKENIZER_FILE, staging / TOKENIZER_FILE)
-        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        (staging / CARD_FILE).write_text(f"# nlpcli checkpoint: a weight average\n\n{training['weights']}.\n"
-                                         f"Scores and calibration were measured on none of its parts' weights: measure them.\n")
-
-    write_atomically(Path(out), write_files)
-    return config
+                    weights="weighted mean of " + ", ".join(f"{p['checkpoint']} ({p['weight']:.3g})" for p in of))
+    tasks = {task: {k: v for k, v in spec.items() if k != "compute_dtype"} for task, spec in first.info.tasks.items()}
+    card = (f"# nlpcli checkpoint: a weight average\n\n{training['weights']}.\n"
+            f"Scores and calibration were measured on none of its parts' weights: measure them.\n")
+    save_checkpoint(out, model, first.tokenizer, CheckpointInfo(tasks=tasks, training=training, dtype=first.info.dtype), card)
+    return training
 
 
-def _shape(config: dict) -> dict:
+def _shape(config: ModelConfig) -> dict:
     """The model settings that decide what the weights mean (not the calibration temperatures)."""
-    temperatures = _temperature_fields()
-    return {k: v for k, v in ModelConfig.from_dict(config["model"]).to_dict().items() if k not in temperatures}
-
-
-def _temperature_fields() -> set[str]:
-    """The model settings recipes/calibrate.py fits on one checkpoint's weights."""
-    return {task.temperature_field for task in TASKS.values() if isinstance(task, EncoderTask) and task.temperature_field}
+    temperatures = {task.temperature_field for task in TASKS.values() if isinstance(task, EncoderTask) and task.temperature_field}
+    return {k: v for k, v in config.to_dict().items() if k not in temperatures}
